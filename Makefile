@@ -1,0 +1,44 @@
+# The two set-up commands the README promises: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: lab test lint format pytest nbval benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/kube-teach lab --port $(PORT)
+
+test: $(STAMP) lint pytest nbval
+
+lint: $(STAMP)
+	$(BIN)/ruff check kube_teach tests benchmarks
+	$(BIN)/ruff format --check kube_teach tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix kube_teach tests benchmarks
+	$(BIN)/ruff format kube_teach tests benchmarks
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+# Strict nbval: every stored output of every chapter, learner and solved, is compared.
+nbval: $(STAMP)
+	MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1 \
+	  $(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-cell-timeout=60 \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks solutions
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/sim_kernel.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
