@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .gofmt import go_json, go_quote
 from .kinds import KindInfo
 
 # field.ErrorType -> (the text after the path, the cause `reason` in Status details)
@@ -28,16 +29,19 @@ _OMIT = object()
 
 
 def _render_value(value: Any) -> str:
-    """A bad value as field.Error prints it: strings quoted, numbers bare, objects as JSON."""
+    """A bad value as field.Error prints it (since 1.34): strings as Go's %q, numbers bare
+    (a whole float without `.0`), everything else as Go's JSON, map fields in the order given."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # Go's %q keeps printable Unicode
+        return go_quote(value)
     if value is None:
         return "null"
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return go_json(value)
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,13 @@ class FieldError:
 
     @classmethod
     def too_many(cls, field: str, actual: int, max_items: int) -> FieldError:
-        return cls("TooMany", field, f"must have at most {max_items} items")
+        noun = "item" if max_items == 1 else "items"
+        return cls("TooMany", field, f"must have at most {max_items} {noun}", actual)
 
 
 def aggregate(errors: list[FieldError]) -> str:
     """One error unbracketed, several as `[e1, e2]`, as utilerrors.NewAggregate prints them."""
-    texts = [str(e) for e in errors]
+    texts = list(dict.fromkeys(str(e) for e in errors))  # duplicates dropped, as upstream
     return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
 
 

@@ -8,13 +8,13 @@ key in a selector string is reported at path "<nil>", as kubectl shows it).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from .gofmt import go_json, go_quote
 from .names import is_qualified_name, is_valid_label_value
 
 __all__ = [
@@ -71,37 +71,8 @@ _VALID_OPERATORS = (*_BINARY_OPERATORS, "exists", "!")
 
 # --- field.Error text ---------------------------------------------------------------------------
 
-_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_GO_SHORT_ESCAPES |= {"\v": "\\v", '"': '\\"', "\\": "\\\\"}
-
-
-def _go_quote(text: str) -> str:
-    # Go's %q: printable characters stay (non-ASCII included), the rest is escaped.
-    out = []
-    for ch in text:
-        if ch in _GO_SHORT_ESCAPES:
-            out.append(_GO_SHORT_ESCAPES[ch])
-        elif " " <= ch <= "~" or (ord(ch) > 0x7F and ch.isprintable()):
-            out.append(ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
-
-def _go_json(value: Any) -> str:
-    # encoding/json as field.Error uses it for lists: compact, and "<", ">", "&" escaped.
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+_go_quote = go_quote
+_go_json = go_json
 
 
 def _invalid(path: str, value: str | Sequence[str] | None, detail: str) -> str:
