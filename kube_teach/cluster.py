@@ -1,0 +1,486 @@
+"""Cluster: the learner's handle on a whole simulated Kubernetes cluster.
+
+It owns the clock, the seeded random streams, the network, the trace and the metrics, wires every
+component that exists, and offers kubectl's verbs as methods. Learner calls are synchronous: each
+one drives the simulated clock until its work is done. Later components plug in behind the same
+surface (`apply`, `get`, `list`, `delete`, `run`, `events`, `nodes[...]`).
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .api.errors import StatusError
+from .api.kinds import KINDS, KindInfo, UnknownKindError, kind_info, resolve_resource
+from .api.objects import ManifestError, Obj, dump, load
+from .api.printers import Table, parse_time, table
+from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
+from .sim import Clock, Metrics, Network, Seeds, Trace
+from .sim.duration import SECOND, to_ns
+
+KUBERNETES_VERSION = "v1.34.0"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+DEFAULT_START = "2025-01-01T00:00:00Z"
+
+
+class ClientError(Exception):
+    """An error kubectl reports itself, before or without asking the server (`error: ...`)."""
+
+    def kubectl(self) -> str:
+        return f"error: {self}"
+
+
+class Output(str):
+    """Text kubectl would print; shows as plain text in a notebook."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+class NodeHandle:
+    """One node: its Node object, and the machine behind it that can fail and recover."""
+
+    def __init__(self, cluster: Cluster, name: str) -> None:
+        self.cluster = cluster
+        self.name = name
+        self.host = cluster.network.add_host(name)
+
+    @property
+    def obj(self) -> Obj:
+        return self.cluster.store.get(KINDS["Node"], self.name)
+
+    @property
+    def up(self) -> bool:
+        return self.host.up
+
+    def fail(self) -> None:
+        """Power the machine off: the kubelet and every container on it stop at once."""
+        self.cluster.network.crash(self.name)
+
+    def recover(self) -> None:
+        """Power the machine on again; what it persisted (its disk) is still there."""
+        self.cluster.network.restart(self.name)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} {'up' if self.up else 'down'}>"
+
+
+class NodeMap(dict[str, NodeHandle]):
+    def _repr_html_(self) -> str:
+        return self[next(iter(self))].cluster.get("nodes")._repr_html_() if self else ""
+
+
+class Cluster:
+    """A whole cluster on a simulated clock: `Cluster(nodes=3, seed=0)`.
+
+    The same seed gives the same run, byte for byte (`cluster.trace.text()`).
+    """
+
+    def __init__(
+        self,
+        nodes: int = 3,
+        seed: int | str = 0,
+        *,
+        node_cpu: str = "4",
+        node_memory: str = "16Gi",
+        node_pods: int = 110,
+        zones: Iterable[str] = ("zone-a", "zone-b", "zone-c"),
+        start: str = DEFAULT_START,
+        trace_limit: int | None = None,
+    ) -> None:
+        epoch = parse_time(start)
+        if epoch is None:
+            raise ValueError(f"start must be an RFC 3339 time such as {DEFAULT_START!r}")
+        self.seed = seed
+        self.clock = Clock()
+        self.seeds = Seeds(seed)
+        self.trace = Trace(self.clock, limit=trace_limit)
+        self.metrics = Metrics(self.clock)
+        self.network = Network(self.clock, self.seeds, self.trace)
+        self.store = ObjectStore(self.clock, self.seeds, self.trace, epoch)
+        self.apiserver = self.store
+        self.etcd = None  # the Raft etcd plugs in here (issue #3)
+        self.scheduler = None  # kube-scheduler plugs in here (issue #5)
+        self.nodes = NodeMap()
+        for ns in INITIAL_NAMESPACES:
+            self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        zones = list(zones) or ["zone-a"]
+        for i in range(1, nodes + 1):
+            self._add_node(
+                f"node-{i}", zones[(i - 1) % len(zones)], node_cpu, node_memory, node_pods
+            )
+
+    # -- time ----------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the cluster started."""
+        return self.clock.now
+
+    t = now
+
+    def run(
+        self,
+        seconds: float | str | None = None,
+        *,
+        minutes: float | None = None,
+        hours: float | None = None,
+    ) -> Cluster:
+        """Let simulated time pass: `run(30)`, `run("1m30s")`, `run(minutes=5)`."""
+        total = 0
+        if seconds is not None:
+            total += to_ns(seconds)
+        if minutes is not None:
+            total += to_ns(minutes * 60)
+        if hours is not None:
+            total += to_ns(hours * 3600)
+        if total < 0:
+            raise ValueError("cannot run backwards in time")
+        self.clock.run(until_ns=self.clock.now_ns + total)
+        return self
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | str = 60) -> bool:
+        """Run until `predicate()` is true; SimulationError if `timeout` passes first."""
+        return self.clock.run_until(predicate, timeout=timeout)
+
+    # -- kubectl's verbs -----------------------------------------------------------------------
+    def apply(self, source: Any, namespace: str | None = None) -> Output:
+        """Create or update the objects in `source` (YAML/JSON text, dict, list, or a path).
+
+        All or nothing: every object is checked first, and if one is rejected nothing changes
+        and the error is raised (`StatusError`, in the API server's words).
+        """
+        objs = [self._prepare(o, namespace) for o in load(source)]
+        plans = []
+        for obj in objs:
+            info = KINDS[obj.kind]
+            if self.store.exists(info, obj.name, obj.namespace or None):
+                live = self.store.get(info, obj.name, obj.namespace or None)
+                merged = _merge_applied(live, obj)
+                self.store.update(merged, dry_run=True)
+                plans.append(("update", info, merged, live))
+            else:
+                self.store.create(obj, dry_run=True)
+                plans.append(("create", info, obj, None))
+        lines = []
+        for action, info, obj, live in plans:
+            ref = f"{info.kind.lower()}{'.' + info.group if info.group else ''}/{obj.name}"
+            if action == "create":
+                self.store.create(obj)
+                lines.append(f"{ref} created")
+            else:
+                after = self.store.update(obj)
+                same = after.resource_version == live.resource_version
+                lines.append(f"{ref} {'unchanged' if same else 'configured'}")
+        return Output("\n".join(lines))
+
+    def create(self, source: Any, namespace: str | None = None) -> Output:
+        """Create the objects in `source`; AlreadyExists if one is there (kubectl create)."""
+        objs = [self._prepare(o, namespace, annotate=False) for o in load(source)]
+        for obj in objs:
+            self.store.create(obj, dry_run=True)
+        lines = []
+        for obj in objs:
+            info = KINDS[obj.kind]
+            self.store.create(obj)
+            lines.append(
+                f"{info.kind.lower()}{'.' + info.group if info.group else ''}/{obj.name} created"
+            )
+        return Output("\n".join(lines))
+
+    def get(
+        self,
+        resource: str,
+        name: str | None = None,
+        namespace: str | None = None,
+        *,
+        selector: str | None = None,
+        all_namespaces: bool = False,
+        wide: bool = False,
+    ) -> Table | Obj:
+        """`get("pods")` gives kubectl's table; `get("deploy", "web")` gives the object itself."""
+        info = self._resource(resource)
+        if name is not None:
+            return self.store.get(info, name, namespace)
+        objs = self.list(resource, namespace, selector=selector, all_namespaces=all_namespaces)
+        return table(
+            objs,
+            info.kind,
+            self._unix_ns(),
+            wide=wide,
+            all_namespaces=all_namespaces,
+            namespace=namespace,
+        )
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        selector: str | dict[str, Any] | None = None,
+        all_namespaces: bool = False,
+    ) -> list[Obj]:
+        """Objects of one kind as a list of dicts (namespace `default` unless told otherwise)."""
+        info = self._resource(resource)
+        ns = None if all_namespaces else (namespace or "default")
+        return self.store.list(info, ns, label_selector=selector)
+
+    def delete(
+        self, resource: Any, name: str | None = None, namespace: str | None = None
+    ) -> Output:
+        """`delete("deployment", "web")`, or delete every object named in a manifest."""
+        if name is None:
+            targets = [(KINDS[o.kind], o.name, o.namespace or namespace) for o in load(resource)]
+        else:
+            targets = [(self._resource(resource), name, namespace)]
+        lines = []
+        for info, n, ns in targets:
+            self.store.delete(info, n, ns)
+            lines.append(f'{info.qualified_resource} "{n}" deleted')
+        return Output("\n".join(lines))
+
+    def describe(self, resource: str, name: str, namespace: str | None = None) -> Output:
+        """A short `kubectl describe`: identity, labels, the object's spec and status, events."""
+        info = self._resource(resource)
+        obj = self.store.get(info, name, namespace)
+        lines = [f"Name:         {obj.name}"]
+        if info.namespaced:
+            lines.append(f"Namespace:    {obj.namespace}")
+        labels = [f"{k}={v}" for k, v in sorted(obj.labels.items())] or ["<none>"]
+        lines.append("Labels:       " + "\n              ".join(labels))
+        lines.append(f"CreationTimestamp:  {obj.metadata.get('creationTimestamp', '')}")
+        for section in ("spec", "status"):
+            if obj.get(section):
+                lines.append(f"{section.capitalize()}:")
+                lines += ["  " + ln for ln in dump(obj[section]).rstrip().splitlines()]
+        events = [
+            e
+            for e in self.store.list(KINDS["Event"], None)
+            if (e.get("involvedObject") or {}).get("uid") == obj.uid
+        ]
+        if events:
+            ev = table(events, "Event", self._unix_ns())
+            lines.append("Events:")
+            lines += ["  " + ln for ln in ev.text().splitlines()]
+        else:
+            lines.append("Events:       <none>")
+        return Output("\n".join(lines))
+
+    def events(self, namespace: str | None = None, *, all_namespaces: bool = True) -> Table:
+        """Events as `kubectl get events -A` lists them, oldest first."""
+        evs = self.store.list(KINDS["Event"], None if all_namespaces else (namespace or "default"))
+        evs.sort(key=lambda e: (parse_time(e.get("lastTimestamp")) or 0, e.name))
+        return table(evs, "Event", self._unix_ns(), all_namespaces=all_namespaces)
+
+    def record_event(
+        self,
+        obj: dict[str, Any],
+        reason: str,
+        message: str,
+        *,
+        type: str = "Normal",
+        component: str = "",
+        host: str = "",
+    ) -> Obj:
+        """Post a core/v1 Event about `obj`, as a component's event recorder does."""
+        o = Obj(obj)
+        now = self.store.timestamp()
+        unix = self._unix_ns()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{o.name}.{unix:x}", "namespace": o.namespace or "default"},
+            "involvedObject": {
+                "apiVersion": o.api_version,
+                "kind": o.kind,
+                "name": o.name,
+                "uid": o.uid,
+                "resourceVersion": o.resource_version,
+                **({"namespace": o.namespace} if o.namespace else {}),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component, **({"host": host} if host else {})},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": type,
+            "reportingComponent": component,
+            "reportingInstance": host,
+        }
+        self.trace.emit(component or "events", "event", reason=reason, object=o.key)
+        return self.store.create(event)
+
+    def kubectl(self, command: str) -> Output:
+        """Run a kubectl command line (`get pods -o wide`, `apply -f web.yaml`, `delete ...`).
+
+        Prints what kubectl prints, errors included; never raises for a bad command.
+        """
+        try:
+            return self._kubectl(shlex.split(command))
+        except StatusError as err:
+            return Output(err.kubectl())
+        except (ClientError, UnknownKindError, ManifestError) as err:
+            return Output(f"error: {err.args[0] if err.args else err}")
+
+    # -- rendering -----------------------------------------------------------------------------
+    def summary(self) -> str:
+        ready = sum(1 for n in self.nodes.values() if n.up)
+        counts = self.store.count()
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k not in ("Namespace",))
+        return (
+            f"Cluster(seed={self.seed!r}) at t={self.now:g}s: {ready}/{len(self.nodes)} nodes up; "
+            f"{kinds or 'no objects'}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.summary())
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<p><strong>{html.escape(self.summary())}</strong></p>"
+            + self.get("nodes")._repr_html_()
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+    def _unix_ns(self) -> int:
+        return self.store.epoch_ns + self.clock.now_ns
+
+    def _resource(self, resource: str) -> KindInfo:
+        return resolve_resource(resource)
+
+    def _prepare(self, obj: Obj, namespace: str | None, annotate: bool = True) -> Obj:
+        try:
+            info = kind_info(obj.kind, obj.api_version)
+        except UnknownKindError as err:
+            raise ClientError(
+                f'resource mapping not found for name: "{obj.name}" namespace: '
+                f'"{obj.namespace}" from "STDIN": {err.args[0]}\n'
+                "ensure CRDs are installed first"
+            ) from None
+        obj = obj.copy()
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise StatusError.bad_request(
+                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+                "json: cannot unmarshal into Go struct field of type v1.ObjectMeta"
+            )
+        if info.namespaced and namespace and not meta.get("namespace"):
+            meta["namespace"] = namespace
+        if annotate:
+            original = obj.copy()
+            annotations = meta.setdefault("annotations", {}) or {}
+            meta["annotations"] = annotations
+            annotations[LAST_APPLIED] = original.to_json(indent=None) + "\n"
+        return obj
+
+    def _add_node(self, name: str, zone: str, cpu: str, memory: str, pods: int) -> None:
+        handle = NodeHandle(self, name)
+        self.nodes[name] = handle
+        index = len(self.nodes)
+        node = self.store.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "kubernetes.io/arch": "amd64",
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "topology.kubernetes.io/zone": zone,
+                    },
+                },
+                "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+            }
+        )
+        resources = {"cpu": cpu, "memory": memory, "pods": str(pods), "ephemeral-storage": "100Gi"}
+        stamp = self.store.timestamp()
+        node["status"] = {
+            "capacity": dict(resources),
+            "allocatable": dict(resources),
+            "conditions": [
+                {
+                    "type": cond,
+                    "status": "False",
+                    "reason": reason,
+                    "message": message,
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+                for cond, reason, message in _HEALTHY_CONDITIONS
+            ]
+            + [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": f"10.0.0.{10 + index}"},
+                {"type": "Hostname", "address": name},
+            ],
+            "nodeInfo": {
+                "kubeletVersion": KUBERNETES_VERSION,
+                "containerRuntimeVersion": "containerd://2.0.0",
+                "osImage": "Ubuntu 24.04 LTS",
+                "kernelVersion": "6.8.0-generic",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        }
+        self.store.update(node, subresource="status")
+        self.trace.emit(name, "registered", zone=zone, cpu=cpu, memory=memory)
+
+    def _kubectl(self, argv: list[str]) -> Output:
+        from .kubectl import run as run_kubectl  # the command-line parser, kept apart
+
+        return run_kubectl(self, argv)
+
+
+_HEALTHY_CONDITIONS = (
+    ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+)
+
+
+def _merge_applied(live: Obj, applied: Obj) -> Obj:
+    """What `kubectl apply` sends for an existing object, simplified to whole top-level fields:
+    every field the manifest names replaces the live one; fields the last apply set and this one
+    drops are removed; fields nobody applied (status, server-set metadata) stay."""
+    import json
+
+    merged = live.copy()
+    last_text = live.annotations.get(LAST_APPLIED)
+    last = json.loads(last_text) if last_text else {}
+    for key, value in applied.items():
+        if key == "metadata":
+            continue
+        merged[key] = value
+    for key in last:
+        if key not in applied and key not in ("metadata", "status", "apiVersion", "kind"):
+            merged.pop(key, None)
+    meta = merged.setdefault("metadata", {})
+    for field in ("labels", "annotations"):
+        if field in applied.metadata:
+            meta[field] = dict(applied.metadata[field])
+        elif field in (last.get("metadata") or {}):
+            meta.pop(field, None)
+    meta["resourceVersion"] = live.resource_version
+    return merged
+
+
+__all__ = ["Cluster", "ClientError", "NodeHandle", "Output", "SECOND"]

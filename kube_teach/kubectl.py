@@ -1,0 +1,131 @@
+"""`cluster.kubectl("get pods -o wide")`: kubectl's command line over a Cluster.
+
+Only the verbs and flags the course uses; output is what kubectl prints for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from .api.kinds import KINDS
+from .api.objects import Obj, dump, load
+from .api.printers import table
+
+if TYPE_CHECKING:
+    from .cluster import Cluster, Output
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # never exit the interpreter
+        from .cluster import ClientError
+
+        raise ClientError(message)
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="kubectl", add_help=False)
+    p.add_argument("verb")
+    p.add_argument("args", nargs="*")
+    p.add_argument("-n", "--namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("-o", "--output")
+    p.add_argument("-l", "--selector")
+    p.add_argument("-f", "--filename")
+    return p
+
+
+def run(cluster: Cluster, argv: list[str]) -> Output:
+    """Run one kubectl command against `cluster` and return its output text."""
+    from .cluster import ClientError, Output
+
+    if argv and argv[0] == "kubectl":
+        argv = argv[1:]
+    if not argv:
+        raise ClientError("you must specify a command")
+    opts = _parser().parse_args(argv)
+    verb = opts.verb
+    if verb in ("apply", "create"):
+        if not opts.filename:
+            raise ClientError("must specify one of -f and -k")
+        fn = cluster.apply if verb == "apply" else cluster.create
+        return fn(opts.filename, namespace=opts.namespace)
+    if verb == "delete":
+        if opts.filename:
+            return cluster.delete(opts.filename, namespace=opts.namespace)
+        if len(opts.args) < 2:
+            raise ClientError("resource(s) were provided, but no name was specified")
+        out = [cluster.delete(opts.args[0], n, opts.namespace) for n in opts.args[1:]]
+        return Output("\n".join(out))
+    if verb == "describe":
+        if len(opts.args) < 2:
+            raise ClientError("describe needs a resource type and a name")
+        return cluster.describe(opts.args[0], opts.args[1], opts.namespace)
+    if verb == "get":
+        return _get(cluster, opts)
+    raise ClientError(f'unknown command "{verb}" for "kubectl"')
+
+
+def _get(cluster: Cluster, opts: argparse.Namespace) -> Output:
+    from .cluster import ClientError, Output
+
+    if not opts.args:
+        raise ClientError(
+            'You must specify the type of resource to get. Use "kubectl api-resources" for a '
+            "complete list of supported resources."
+        )
+    kinds = [cluster._resource(r) for r in opts.args[0].split(",")]
+    names = opts.args[1:]
+    now = cluster._unix_ns()
+    objs_by_kind: list[tuple[str, list[Obj]]] = []
+    for info in kinds:
+        if names:
+            objs = [cluster.store.get(info, n, opts.namespace) for n in names]
+        else:
+            objs = cluster.list(
+                info.resource,
+                opts.namespace,
+                selector=opts.selector,
+                all_namespaces=opts.all_namespaces,
+            )
+        objs_by_kind.append((info.kind, objs))
+    fmt = opts.output or ""
+    if fmt in ("yaml", "json"):
+        items = [o for _, objs in objs_by_kind for o in objs]
+        if len(items) == 1 and names:
+            doc: dict = items[0]
+        else:
+            doc = {"apiVersion": "v1", "items": items, "kind": "List",
+                   "metadata": {"resourceVersion": ""}}  # fmt: skip
+        return Output(dump(doc).rstrip("\n") if fmt == "yaml" else json.dumps(doc, indent=4))
+    if fmt == "name":
+        lines = []
+        for kind, objs in objs_by_kind:
+            info = KINDS[kind]
+            ref = info.kind.lower() + (f".{info.group}" if info.group else "")
+            lines += [f"{ref}/{o.name}" for o in objs]
+        return Output("\n".join(lines))
+    if fmt not in ("", "wide"):
+        raise ClientError(
+            f'unable to match a printer suitable for the output format "{fmt}", allowed formats '
+            "are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
+            "jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
+        )
+    blocks = []
+    for kind, objs in objs_by_kind:
+        t = table(
+            objs,
+            kind,
+            now,
+            wide=fmt == "wide",
+            all_namespaces=opts.all_namespaces,
+            namespace=opts.namespace,
+            prefix=len(kinds) > 1,
+        )
+        if t.rows or len(kinds) == 1:
+            blocks.append(t.text())
+    return Output("\n\n".join(blocks) if blocks else table([], kinds[0].kind, now).text())
+
+
+__all__ = ["run", "load"]

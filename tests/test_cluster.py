@@ -1,0 +1,266 @@
+import json
+
+import pytest
+
+from kube_teach import Cluster
+from kube_teach.api.errors import StatusError
+from kube_teach.cluster import ClientError
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+"""
+
+
+@pytest.fixture
+def cluster():
+    return Cluster(nodes=3, seed=0)
+
+
+def test_a_new_cluster_has_ready_nodes_and_the_usual_namespaces(cluster):
+    nodes = cluster.get("nodes")
+    assert nodes.headers == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes.column("NAME") == ["node-1", "node-2", "node-3"]
+    assert nodes.column("STATUS") == ["Ready"] * 3
+    names = [ns.name for ns in cluster.list("namespaces")]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+
+
+def test_apply_creates_then_reports_unchanged_then_configured(cluster):
+    assert cluster.apply(WEB) == "deployment.apps/web created"
+    assert cluster.apply(WEB) == "deployment.apps/web unchanged"
+    assert (
+        cluster.apply(WEB.replace("replicas: 3", "replicas: 5")) == "deployment.apps/web configured"
+    )
+    web = cluster.get("deploy", "web")
+    assert web.spec["replicas"] == 5
+    assert web.metadata["generation"] == 2
+
+
+def test_apply_fills_in_upstream_defaults(cluster):
+    cluster.apply(WEB)
+    web = cluster.get("deployments", "web")
+    assert web.spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
+    assert web.spec["revisionHistoryLimit"] == 10
+    assert web.spec["progressDeadlineSeconds"] == 600
+    pod_spec = web.spec["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Always"
+    assert pod_spec["terminationGracePeriodSeconds"] == 30
+    assert pod_spec["dnsPolicy"] == "ClusterFirst"
+    assert pod_spec["schedulerName"] == "default-scheduler"
+
+
+def test_server_sets_identity_and_versions(cluster):
+    cluster.run(90)
+    cluster.apply(WEB)
+    web = cluster.get("deployment", "web")
+    assert web.metadata["creationTimestamp"] == "2025-01-01T00:01:30Z"
+    assert web.metadata["namespace"] == "default"
+    assert len(web.uid) == 36
+    assert int(web.resource_version) > 0
+    assert (
+        json.loads(web.annotations["kubectl.kubernetes.io/last-applied-configuration"])["spec"][
+            "replicas"
+        ]
+        == 3
+    )
+
+
+def test_invalid_apply_raises_in_upstream_words_and_changes_nothing(cluster):
+    cluster.apply(WEB)
+    before = cluster.get("deployment", "web")
+    revision = cluster.store.revision
+    with pytest.raises(StatusError) as err:
+        cluster.apply(WEB.replace("replicas: 3", "replicas: -1"))
+    assert str(err.value) == (
+        'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: '
+        "must be greater than or equal to 0"
+    )
+    assert err.value.kubectl() == (
+        'The Deployment "web" is invalid: spec.replicas: Invalid value: -1: '
+        "must be greater than or equal to 0"
+    )
+    assert err.value.code == 422
+    assert cluster.get("deployment", "web") == before
+    assert cluster.store.revision == revision
+
+
+def test_a_multi_document_apply_is_all_or_nothing(cluster):
+    bad = WEB.replace("name: web\n  labels", "name: Web\n  labels")
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"
+    with pytest.raises(StatusError, match='Deployment.apps "Web" is invalid: metadata.name'):
+        cluster.apply(cm + "---\n" + bad)
+    assert cluster.list("configmaps") == []
+
+
+def test_unknown_kinds_are_refused_before_reaching_the_server(cluster):
+    with pytest.raises(
+        ClientError, match='no matches for kind "Widget" in version "example.com/v1"'
+    ):
+        cluster.apply("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+
+
+def test_get_missing_object_is_not_found(cluster):
+    with pytest.raises(StatusError) as err:
+        cluster.get("deployment", "nope")
+    assert err.value.kubectl() == 'Error from server (NotFound): deployments.apps "nope" not found'
+
+
+def test_delete_removes_and_reports(cluster):
+    cluster.apply(WEB)
+    assert cluster.delete("deployment", "web") == 'deployments.apps "web" deleted'
+    assert cluster.list("deployments") == []
+    with pytest.raises(StatusError, match="not found"):
+        cluster.delete("deployment", "web")
+
+
+def test_creating_in_a_missing_namespace_is_not_found(cluster):
+    with pytest.raises(StatusError) as err:
+        cluster.apply(WEB, namespace="shop")
+    assert str(err.value) == 'namespaces "shop" not found'
+
+
+def test_stale_resource_version_is_a_conflict(cluster):
+    cluster.apply(WEB)
+    first = cluster.get("deployment", "web")
+    second = cluster.get("deployment", "web")
+    first["spec"]["replicas"] = 4
+    cluster.store.update(first)
+    second["spec"]["replicas"] = 6
+    with pytest.raises(StatusError) as err:
+        cluster.store.update(second)
+    assert err.value.code == 409
+    assert str(err.value) == (
+        'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    assert cluster.get("deployment", "web").spec["replicas"] == 4
+
+
+def test_kubectl_get_prints_tables_and_errors_like_kubectl(cluster):
+    cluster.apply(WEB)
+    out = cluster.kubectl("get deployments")
+    assert out.splitlines() == [
+        "NAME   READY   UP-TO-DATE   AVAILABLE   AGE",
+        "web    0/3     0            0           0s",
+    ]
+    assert cluster.kubectl("get pods") == "No resources found in default namespace."
+    assert cluster.kubectl("get deploy nope") == (
+        'Error from server (NotFound): deployments.apps "nope" not found'
+    )
+    assert (
+        cluster.kubectl("get widgets")
+        == 'error: the server doesn\'t have a resource type "widgets"'
+    )
+    assert cluster.kubectl("get deploy -o name") == "deployment.apps/web"
+
+
+def test_kubectl_get_nodes_wide_shows_addresses(cluster):
+    lines = cluster.kubectl("get nodes -o wide").splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP",
+                                "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]  # fmt: skip
+    assert lines[1].split()[:6] == ["node-1", "Ready", "<none>", "0s", "v1.34.0", "10.0.0.11"]
+
+
+def test_events_are_recorded_and_listed(cluster):
+    cluster.apply(WEB)
+    web = cluster.get("deployment", "web")
+    cluster.run(5)
+    cluster.record_event(web, "ScalingReplicaSet", "Scaled up replica set web-abc to 3",
+                         component="deployment-controller")  # fmt: skip
+    cluster.run(65)
+    table = cluster.events()
+    assert table.headers == ["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert table.rows == [["default", "65s", "Normal", "ScalingReplicaSet", "deployment/web",
+                           "Scaled up replica set web-abc to 3"]]  # fmt: skip
+
+
+def test_time_moves_only_when_asked(cluster):
+    assert cluster.now == 0
+    cluster.run("1m30s")
+    cluster.run(minutes=1, seconds=0.5)
+    assert cluster.now == 150.5
+    assert cluster.run_until(lambda: True) is True
+
+
+def test_failing_a_node_crashes_its_host_and_recover_brings_it_back(cluster):
+    cluster.nodes["node-2"].fail()
+    assert not cluster.nodes["node-2"].up
+    cluster.run(1)
+    cluster.nodes["node-2"].recover()
+    assert cluster.nodes["node-2"].up
+    events = [(e.component, e.event) for e in cluster.trace.where(component="node-2")]
+    assert events[-2:] == [("node-2", "crashed"), ("node-2", "restarted")]
+
+
+def test_html_and_text_reprs(cluster):
+    cluster.apply(WEB)
+    assert "<table" in cluster.get("deployments")._repr_html_()
+    assert repr(cluster) == "<Cluster(seed=0) at t=0s: 3/3 nodes up; Deployment: 1, Node: 3>"
+    assert "kind: Deployment" in cluster.get("deployment", "web").to_yaml()
+
+
+def _run(seed):
+    c = Cluster(nodes=4, seed=seed)
+    c.apply(WEB)
+    c.network.set_link("node-1", "node-2", drop=0.3)
+    for i in range(200):
+        c.clock.call_later(i * 0.01, lambda i=i: c.network.send("node-1", "node-2", i))
+    c.nodes["node-3"].fail()
+    c.run(10)
+    c.apply(WEB.replace("replicas: 3", "replicas: 2"))
+    return c.trace.text() + f"\n{c.network.stats}\n{c.get('deployment', 'web').uid}"
+
+
+def test_the_same_seed_gives_a_byte_identical_trace():
+    a, b = _run(7), _run(7)
+    assert a == b
+    assert a.count("\n") > 10
+
+
+def test_a_different_seed_gives_a_different_trace():
+    assert _run(7) != _run(8)
+
+
+def test_an_unknown_field_is_a_bad_request_from_strict_decoding(cluster):
+    with pytest.raises(StatusError) as err:
+        cluster.apply(WEB.replace("replicas: 3", "replicass: 3"))
+    assert err.value.code == 400
+    assert err.value.kubectl() == (
+        'Error from server (BadRequest): Deployment in version "v1" cannot be handled as a '
+        'Deployment: strict decoding error: unknown field "spec.replicass"'
+    )
+    assert cluster.list("deployments") == []
+
+
+@pytest.mark.parametrize("name", __import__("kube_teach.manifests").manifests.names())
+def test_every_seed_manifest_either_applies_or_changes_nothing(name):
+    """The article's examples, as a real API server treats them (see tests/api/test_seed_manifests)."""
+    from kube_teach.manifests import manifest
+
+    cluster = Cluster(nodes=1, seed=0)
+    before = cluster.store.revision
+    try:
+        out = cluster.apply(manifest(name))
+    except (StatusError, ClientError):
+        assert cluster.store.revision == before
+    else:
+        assert out.count("created") == len(out.splitlines())
+        assert cluster.store.revision > before
