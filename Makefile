@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 
-.PHONY: lab test lint format pytest nbval benchmarks clean
+.PHONY: lab test lint format pytest nbval notebooks benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,21 +21,26 @@ lab: $(STAMP)
 test: $(STAMP) lint pytest nbval
 
 lint: $(STAMP)
-	$(BIN)/ruff check kube_teach tests benchmarks
-	$(BIN)/ruff format --check kube_teach tests benchmarks
+	$(BIN)/ruff check kube_teach tests benchmarks tools
+	$(BIN)/ruff format --check kube_teach tests benchmarks tools
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix kube_teach tests benchmarks
-	$(BIN)/ruff format kube_teach tests benchmarks
+	$(BIN)/ruff check --fix kube_teach tests benchmarks tools
+	$(BIN)/ruff format kube_teach tests benchmarks tools
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Strict nbval: every stored output of every chapter, learner and solved, is compared.
 nbval: $(STAMP)
+	$(BIN)/python tools/notebooks.py check
 	MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1 \
 	  $(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-cell-timeout=60 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks solutions
+
+# Re-execute the chapters (solutions are the source; learner versions are derived from them).
+notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py build
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/sim_kernel.py
