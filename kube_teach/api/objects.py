@@ -217,7 +217,12 @@ _Dumper.add_representer(Obj, lambda d, o: d.represent_dict(dict(o)))
 
 
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
+    if any(not ch.isprintable() and ch != "\n" for ch in data):
+        style = '"'  # NEL, LS, PS and control characters survive only escaped
+    elif "\n" in data:
+        style = "|"
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

@@ -17,7 +17,9 @@ def test_equal_times_run_in_the_order_scheduled():
 
 def test_a_timer_scheduled_for_now_from_a_callback_runs_after_the_current_one():
     clock, out = Clock(), []
-    clock.call_later(1, lambda: (out.append("first"), clock.call_later(0, lambda: out.append("then"))))
+    clock.call_later(
+        1, lambda: (out.append("first"), clock.call_later(0, lambda: out.append("then")))
+    )
     clock.call_later(1, lambda: out.append("second"))
     clock.run(seconds=1)
     assert out == ["first", "second", "then"]
