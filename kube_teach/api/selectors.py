@@ -1,21 +1,37 @@
-"""Label selectors, metav1.LabelSelector, node-affinity terms and field selectors.
+"""Label selectors and metav1.LabelSelector: requirements, the selector-string parser, String.
 
-Semantics: apimachinery's pkg/labels (selector.go: Requirement, the lexer and parser, String),
-pkg/fields (selector.go), metav1 helpers.go (LabelSelectorAsSelector) and component-helpers'
-nodeaffinity.go. Parse and validation errors carry upstream's text, quirks included (a bad
-key in a selector string is reported at path "<nil>", as kubectl shows it).
+Semantics: apimachinery's pkg/labels (selector.go: Requirement, the lexer and parser, String) and
+metav1 helpers.go (LabelSelectorAsSelector). Parse and validation errors carry upstream's text,
+quirks included (a bad key in a selector string is reported at path "<nil>", as kubectl shows
+it). Field selectors (fields.py) and node affinity (nodeaffinity.py) stay importable from here.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gofmt import go_json, go_quote
 from .names import is_qualified_name, is_valid_label_value
+
+if TYPE_CHECKING:
+    from .fields import (
+        FieldSelector,
+        escape_field_value,
+        parse_field_selector,
+        unescape_field_value,
+    )
+    from .nodeaffinity import (
+        node_selector_matches,
+        node_selector_requirement_matches,
+        node_selector_requirements_as_selector,
+        node_selector_term_matches,
+    )
+
 
 __all__ = [
     "FieldSelector",
@@ -644,259 +660,30 @@ def format_label_selector(d: Mapping[str, Any] | None) -> str:
     return text or "<none>"
 
 
-# --- node affinity: NodeSelectorRequirement and NodeSelectorTerm ----------------------------------
+# --- moved to their upstream packages, re-exported ------------------------------------------------
 
-_NODE_SELECTOR_OPERATORS = {
-    "In": "in",
-    "NotIn": "notin",
-    "Exists": "exists",
-    "DoesNotExist": "!",
-    "Gt": "gt",
-    "Lt": "lt",
+# fields.py and nodeaffinity.py import this module, so importing them here at load time would be
+# a cycle: they load on first use instead, as kube_teach.api loads its names.
+_MOVED = {
+    "FieldSelector": "fields",
+    "escape_field_value": "fields",
+    "parse_field_selector": "fields",
+    "unescape_field_value": "fields",
+    "node_selector_matches": "nodeaffinity",
+    "node_selector_requirement_matches": "nodeaffinity",
+    "node_selector_requirements_as_selector": "nodeaffinity",
+    "node_selector_term_matches": "nodeaffinity",
 }
 
 
-def node_selector_requirements_as_selector(
-    requirements: Sequence[Mapping[str, Any]], path: str = "matchExpressions"
-) -> Selector:
-    """A term's matchExpressions as a labels Selector (nodeaffinity's conversion).
-
-    Operators In, NotIn, Exists, DoesNotExist, Gt, Lt; each entry is checked as
-    new_requirement checks it, at `path[i]`. An empty list gives `Selector.nothing()`. All
-    errors are collected and raised together as InvalidRequirementError.
-    """
-    if not requirements:
-        return Selector.nothing()
-    errs: list[str] = []
-    parsed = []
-    for i, expr in enumerate(requirements):
-        item_path = f"{path}[{i}]"
-        operator = expr.get("operator") or ""
-        if operator not in _NODE_SELECTOR_OPERATORS:
-            errs.append(_not_supported(f"{item_path}.operator", operator, _NODE_SELECTOR_OPERATORS))
-            continue
-        values = expr.get("values")
-        try:
-            parsed.append(
-                new_requirement(
-                    expr.get("key") or "",
-                    _NODE_SELECTOR_OPERATORS[operator],
-                    None if values is None else list(values),
-                    path=item_path,
-                )
-            )
-        except InvalidRequirementError as err:
-            errs.extend(err.errors)  # flattened, as upstream's errors.Flatten
-    if errs:
-        raise InvalidRequirementError(errs)
-    return Selector(parsed)
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
 
 
-def node_selector_requirement_matches(
-    requirement: Mapping[str, Any], labels: Mapping[str, str] | None
-) -> bool:
-    """Whether node `labels` satisfy one NodeSelectorRequirement dict.
-
-    NotIn and DoesNotExist match nodes without the key; Gt/Lt compare integers and never match
-    a missing or non-integer label. An invalid requirement matches nothing.
-    """
-    try:
-        return node_selector_requirements_as_selector([requirement]).matches(labels)
-    except InvalidRequirementError:
-        return False
-
-
-def _field_terms(requirements: Sequence[Mapping[str, Any]]) -> FieldSelector | None:
-    # matchFields allow only In and NotIn, each with exactly one value; None when invalid.
-    terms = []
-    for expr in requirements:
-        operator, values = expr.get("operator"), list(expr.get("values") or [])
-        if operator not in ("In", "NotIn") or len(values) != 1:
-            return None
-        terms.append((expr.get("key") or "", "=" if operator == "In" else "!=", values[0]))
-    return FieldSelector(terms)
-
-
-def node_selector_term_matches(
-    term: Mapping[str, Any] | None, labels: Mapping[str, str] | None, node_name: str = ""
-) -> bool:
-    """Whether a node matches one NodeSelectorTerm dict: all matchExpressions hold on its
-    labels and all matchFields (only `metadata.name`, operators In/NotIn) on its name.
-
-    A term with neither part, or with any invalid entry, matches nothing. Upstream quirk kept:
-    when the node has no name (`node_name=""`), matchFields are not checked at all.
-    """
-    term = term or {}
-    expressions = term.get("matchExpressions") or []
-    match_fields = term.get("matchFields") or []
-    if not expressions and not match_fields:
-        return False
-    try:
-        label_selector = (
-            node_selector_requirements_as_selector(expressions) if expressions else None
-        )
-    except InvalidRequirementError:
-        return False
-    field_selector = _field_terms(match_fields) if match_fields else None
-    if match_fields and field_selector is None:
-        return False
-    if label_selector is not None and not label_selector.matches(labels):
-        return False
-    if field_selector is not None and node_name:
-        return field_selector.matches({"metadata.name": node_name})
-    return True
-
-
-def node_selector_matches(
-    node_selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None, node_name: str = ""
-) -> bool:
-    """Whether a node matches a NodeSelector dict (`{nodeSelectorTerms: [...]}`): the terms
-    are ORed, so no terms at all matches nothing."""
-    terms = (node_selector or {}).get("nodeSelectorTerms") or []
-    return any(node_selector_term_matches(term, labels, node_name) for term in terms)
-
-
-# --- field selectors -----------------------------------------------------------------------------
-
-
-def escape_field_value(value: str) -> str:
-    """A literal value made safe for a field selector: `\\`, `,` and `=` get a backslash."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-
-
-def unescape_field_value(value: str) -> str:
-    """The literal behind an escaped field-selector value; raises SelectorParseError on a bad
-    escape or on a bare "," or "=". (The rune is reported by number, as upstream prints it.)"""
-    if not any(ch in value for ch in "\\,="):
-        return value
-    out = []
-    in_slash = False
-    for ch in value:
-        if in_slash:
-            if ch not in "\\,=":
-                raise SelectorParseError(f"invalid field selector: invalid escape sequence: \\{ch}")
-            out.append(ch)
-            in_slash = False
-        elif ch == "\\":
-            in_slash = True
-        elif ch in ",=":
-            raise SelectorParseError(
-                f"invalid field selector: unescaped character in value: {ord(ch)}"
-            )
-        else:
-            out.append(ch)
-    if in_slash:
-        raise SelectorParseError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
-
-
-class FieldSelector:
-    """An AND of `field=value` and `field!=value` terms over an object's fields
-    (fields.Selector). A field the object lacks reads as ""."""
-
-    __slots__ = ("_terms", "_nothing")
-
-    def __init__(
-        self, terms: Iterable[tuple[str, str, str]] = (), *, _nothing: bool = False
-    ) -> None:
-        self._terms = tuple(terms)
-        self._nothing = _nothing
-
-    @classmethod
-    def everything(cls) -> FieldSelector:
-        """The selector that matches every object."""
-        return cls()
-
-    @classmethod
-    def nothing(cls) -> FieldSelector:
-        """The selector that matches no object."""
-        return cls(_nothing=True)
-
-    @classmethod
-    def from_set(cls, fields: Mapping[str, str] | None) -> FieldSelector:
-        """`f1=v1,f2=v2` for a dict, sorted by field (upstream leaves map order)."""
-        return cls((f, "=", v) for f, v in sorted((fields or {}).items()))
-
-    @property
-    def terms(self) -> tuple[tuple[str, str, str], ...]:
-        """The (field, "=" or "!=", value) terms, sorted as parsed."""
-        return self._terms
-
-    @property
-    def empty(self) -> bool:
-        """True if the selector restricts nothing."""
-        return not self._nothing and not self._terms
-
-    def matches(self, fields: Mapping[str, str] | None) -> bool:
-        """True if every term holds for `fields` (missing fields compare as "")."""
-        if self._nothing:
-            return False
-        fields = fields or {}
-        return all(
-            (fields.get(field, "") == value) == (op == "=") for field, op, value in self._terms
-        )
-
-    def requires_exact_match(self, field: str) -> str | None:
-        """The value the first `field=...` term demands, else None."""
-        for name, op, value in self._terms:
-            if name == field and op == "=":
-                return value
-        return None
-
-    def __str__(self) -> str:
-        return ",".join(f"{f}{op}{escape_field_value(v)}" for f, op, v in self._terms)
-
-    def __repr__(self) -> str:
-        if self._nothing:
-            return "FieldSelector.nothing()"
-        return f"parse_field_selector({str(self)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FieldSelector):
-            return NotImplemented
-        return (self._nothing, self._terms) == (other._nothing, other._terms)
-
-    def __hash__(self) -> int:
-        return hash((self._nothing, self._terms))
-
-
-def _split_field_terms(text: str) -> list[str]:
-    # Split on commas that are not escaped; the backslashes stay in the terms.
-    if not text:
-        return []
-    terms, start, in_slash = [], 0, False
-    for i, ch in enumerate(text):
-        if in_slash:
-            in_slash = False
-        elif ch == "\\":
-            in_slash = True
-        elif ch == ",":
-            terms.append(text[start:i])
-            start = i + 1
-    terms.append(text[start:])
-    return terms
-
-
-def parse_field_selector(text: str) -> FieldSelector:
-    """Parse a field selector such as `metadata.name=web,status.phase!=Running`.
-
-    Operators `=`, `==` (the same) and `!=`; a term splits at the first operator found, so
-    field names cannot contain one; values may escape `\\`, `,` and `=` with a backslash.
-    Terms are sorted by their text; a term that is empty, or has an empty field and value,
-    is dropped. Raises SelectorParseError with upstream's message.
-    """
-    items = []
-    for part in sorted(_split_field_terms(text)):
-        if not part:
-            continue
-        for i in range(len(part)):
-            op = next((op for op in ("!=", "==", "=") if part.startswith(op, i)), None)
-            if op is not None:
-                field, raw = part[:i], part[i + len(op) :]
-                break
-        else:
-            raise SelectorParseError(f"invalid selector: '{text}'; can't understand '{part}'")
-        value = unescape_field_value(raw)
-        if field or value:
-            items.append((field, "!=" if op == "!=" else "=", value))
-    return FieldSelector(items)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MOVED})

@@ -14,12 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from kube_teach.api.selectors import (
-    InvalidRequirementError,
-    LabelSelector,
-    Selector,
-    node_selector_requirements_as_selector,
-)
+from kube_teach.api.nodeaffinity import node_selector_requirements_as_selector
+from kube_teach.api.selectors import InvalidRequirementError, LabelSelector, Selector
 from kube_teach.api.tolerations import NO_SCHEDULE_EFFECTS, find_untolerated_taint
 
 from ..framework import MAX_NODE_SCORE, NodeInfo, PodInfo, Snapshot
