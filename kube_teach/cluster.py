@@ -80,6 +80,7 @@ class Cluster:
     """A whole cluster on a simulated clock: `Cluster(nodes=3, seed=0)`.
 
     The same seed gives the same run, byte for byte (`cluster.trace.text()`).
+    `quota_backend_bytes` is etcd's `--quota-backend-bytes` (0: etcd's default, 2 GiB).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Cluster:
         zones: Iterable[str] = ("zone-a", "zone-b", "zone-c"),
         start: str = DEFAULT_START,
         trace_limit: int | None = None,
+        quota_backend_bytes: int = 0,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -103,7 +105,9 @@ class Cluster:
         self.trace = Trace(self.clock, limit=trace_limit)
         self.metrics = Metrics(self.clock)
         self.network = Network(self.clock, self.seeds, self.trace)
-        self.store = ObjectStore(self.clock, self.seeds, self.trace, epoch)
+        self.store = ObjectStore(
+            self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes
+        )
         self.apiserver = self.store
         self.etcd = None  # the Raft etcd plugs in here (issue #3)
         self.scheduler = None  # kube-scheduler plugs in here (issue #5)

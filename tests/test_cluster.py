@@ -264,3 +264,38 @@ def test_every_seed_manifest_either_applies_or_changes_nothing(name):
     else:
         assert out.count("created") == len(out.splitlines())
         assert cluster.store.revision > before
+
+
+def test_objects_live_in_etcd_under_registry_keys_with_mod_revision_as_resource_version(cluster):
+    cluster.apply(WEB)
+    web = cluster.get("deployment", "web")
+    (kv,) = cluster.store.etcd.range("/registry/deployments/default/web")["kvs"]
+    assert str(kv["mod_revision"]) == web.resource_version
+    assert "resourceVersion" not in json.loads(kv["value"])["metadata"]
+    nodes = cluster.store.etcd.range("/registry/minions/", "/registry/minions0", keys_only=True)
+    assert [k["key"] for k in nodes["kvs"]] == [f"/registry/minions/node-{i}" for i in (1, 2, 3)]
+    cluster.apply(WEB.replace("replicas: 3", "replicas: 4"))
+    (kv2,) = cluster.store.etcd.range("/registry/deployments/default/web")["kvs"]
+    assert kv2["version"] == 2 and kv2["create_revision"] == kv["create_revision"]
+    assert str(kv2["mod_revision"]) == cluster.get("deployment", "web").resource_version
+
+
+def test_a_full_etcd_refuses_writes_as_the_api_server_reports_it():
+    cluster = Cluster(nodes=1, seed=0, quota_backend_bytes=256 * 1024)
+    blob = "x" * 8000
+    with pytest.raises(StatusError) as err:
+        for i in range(200):
+            cluster.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"cm-{i}"},
+                    "data": {"blob": blob},
+                }  # fmt: skip
+            )
+    assert err.value.code == 500
+    assert err.value.kubectl() == "Error from server: etcdserver: mvcc: database space exceeded"
+    stored = len(cluster.list("configmaps"))
+    assert 10 < stored < 200
+    assert cluster.store.etcd.alarm_list()["alarms"][0]["alarm"] == "NOSPACE"
+    assert len(cluster.list("configmaps")) == stored  # reads still work

@@ -1,9 +1,10 @@
 """The registry behind the API server: create, get, list, update and delete with upstream's rules.
 
-Until the Raft-backed etcd lands (issue #3/#4), objects live in an in-memory map with a global
-revision counter that plays etcd's role: `resourceVersion` is the revision of the write, as it is
-the etcd `mod_revision` upstream. Defaulting, schema checks and validation run in the API server's
-order; errors are `StatusError`s worded as kube-apiserver words them.
+Objects are JSON under `/registry/...` in an etcd MVCC store (etcd3.py), so `resourceVersion`
+is the key's mod_revision, sizes are real and the quota bites as in etcd. For now the store is
+one local etcd member; the Raft group takes its place when the API server moves onto the
+network (issue #4). Defaulting, strict decoding and validation run in the API server's order;
+errors are `StatusError`s worded as kube-apiserver words them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from ..api.objects import Obj
 from ..api.schema import decode_error_message, structural_errors
 from ..api.selectors import LabelSelector, parse_field_selector, parse_selector
 from ..api.validation import validate, validate_update
+from ..etcd.mvcc import MVCCStore
 from ..sim import Clock, Seeds, Trace
 from ..sim.duration import SECOND
+from .etcd3 import Etcd3Storage, StorageError, object_key, resource_prefix
 
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # Kinds whose status is set only through the status subresource: create and update drop it.
@@ -42,14 +45,27 @@ def rfc3339(epoch_ns: int) -> str:
 class ObjectStore:
     """All objects of the cluster, keyed by kind, namespace and name."""
 
-    def __init__(self, clock: Clock, seeds: Seeds, trace: Trace, epoch_ns: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        seeds: Seeds,
+        trace: Trace,
+        epoch_ns: int,
+        *,
+        quota_backend_bytes: int = 0,
+    ) -> None:
         self.clock = clock
         self.seeds = seeds
         self.trace = trace
         self.epoch_ns = epoch_ns
-        self.revision = 1
-        self._objects: dict[str, dict[tuple[str, str], Obj]] = {k: {} for k in KINDS}
+        self.etcd = MVCCStore(quota_backend_bytes=quota_backend_bytes)
+        self.storage = Etcd3Storage(lambda request: self.etcd.handle(request, self.clock.now_ns))
         self._listeners: list[Listener] = []
+
+    @property
+    def revision(self) -> int:
+        """etcd's current revision: every successful write moves it on by one."""
+        return self.storage.revision
 
     # -- helpers -------------------------------------------------------------------------------
     def timestamp(self) -> str:
@@ -63,23 +79,26 @@ class ObjectStore:
         for fn in self._listeners:
             fn(event, obj.copy())
 
-    def _bump(self) -> str:
-        self.revision += 1
-        return str(self.revision)
-
     @staticmethod
     def _scope(info: KindInfo, namespace: str | None) -> str:
         return (namespace or "default") if info.namespaced else ""
 
     # -- reads ---------------------------------------------------------------------------------
+    def _key(self, info: KindInfo, name: str, namespace: str | None) -> str:
+        return object_key(info, self._scope(info, namespace), name)
+
+    def _read(self, info: KindInfo, name: str, namespace: str | None) -> tuple[Obj, int] | None:
+        stored = self._etcd(lambda: self.storage.get(self._key(info, name, namespace)))
+        return None if stored is None else (Obj(stored.obj), stored.mod_revision)
+
     def get(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        obj = self._objects[info.kind].get((self._scope(info, namespace), name))
-        if obj is None:
+        found = self._read(info, name, namespace)
+        if found is None:
             raise StatusError.not_found(info, name)
-        return obj.copy()
+        return found[0]
 
     def exists(self, info: KindInfo, name: str, namespace: str | None = None) -> bool:
-        return (self._scope(info, namespace), name) in self._objects[info.kind]
+        return self._read(info, name, namespace) is not None
 
     def list(
         self,
@@ -88,29 +107,44 @@ class ObjectStore:
         label_selector: str | dict[str, Any] | None = None,
         field_selector: str | None = None,
     ) -> list[Obj]:
-        """Objects of a kind, sorted by namespace then name (as the API server returns them).
-
-        `namespace=None` lists every namespace. Selectors take kubectl's string syntax or,
-        for labels, the metav1 LabelSelector dict form.
+        """Objects of a kind in etcd's key order (namespace, then name), as the API server
+        returns them. `namespace=None` lists every namespace. Selectors take kubectl's string
+        syntax or, for labels, the metav1 LabelSelector dict form.
         """
         if isinstance(label_selector, dict):
             labels = LabelSelector.from_dict(label_selector)
         else:
             labels = parse_selector(label_selector or "")
         fields = parse_field_selector(field_selector) if field_selector else None
+        prefix = resource_prefix(info)
+        if info.namespaced and namespace is not None:
+            prefix += f"{namespace}/"  # the trailing slash keeps `default-2` out of `default`
+        stored, _ = self._etcd(lambda: self.storage.list(prefix))
         out = []
-        for (ns, _), obj in sorted(self._objects[info.kind].items()):
-            if info.namespaced and namespace is not None and ns != namespace:
-                continue
+        for item in stored:
+            obj = Obj(item.obj)
             if not labels.matches(obj.labels):
                 continue
             if fields is not None and not fields.matches(_field_set(obj)):
                 continue
-            out.append(obj.copy())
+            out.append(obj)
         return out
 
     def count(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self._objects.items() if v}
+        """How many objects of each kind are stored, for kinds that have any."""
+        counts = {
+            k: self._etcd(lambda i=i: self.storage.count(resource_prefix(i)))
+            for k, i in KINDS.items()
+        }
+        return {k: v for k, v in counts.items() if v}
+
+    def _etcd(self, call: Callable[[], Any]) -> Any:
+        """Run a storage call; an etcd error reaches the client as the API server passes it on:
+        a 500 whose reason is unknown, so kubectl prints `Error from server: <etcd's text>`."""
+        try:
+            return call()
+        except StorageError as err:
+            raise StatusError("", 500, err.message) from None
 
     # -- writes --------------------------------------------------------------------------------
     def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> Obj:
@@ -131,9 +165,9 @@ class ObjectStore:
         ns, name = meta.get("namespace", ""), meta["name"]
         if info.namespaced and not self.exists(KINDS["Namespace"], ns):
             raise StatusError.not_found(KINDS["Namespace"], ns)
-        if (ns, name) in self._objects[info.kind]:
-            raise StatusError.already_exists(info, name)
         if dry_run:
+            if self.exists(info, name, ns):
+                raise StatusError.already_exists(info, name)
             return new
         if info.kind in _STATUS_SUBRESOURCE:
             new.pop("status", None)
@@ -141,13 +175,18 @@ class ObjectStore:
             new["status"] = {"phase": "Pending"}
         for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(key, None)
-        meta["uid"] = self.seeds.uid()
-        meta["resourceVersion"] = self._bump()
         if "spec" in new:
             meta["generation"] = 1
         meta["creationTimestamp"] = self.timestamp()
-        self._objects[info.kind][(ns, name)] = new
-        self.trace.emit("apiserver", "create", kind=info.kind, key=new.key, rv=self.revision)
+        key = object_key(info, ns, name)
+        if self._etcd(lambda: self.storage.get(key)) is not None:
+            raise StatusError.already_exists(info, name)
+        meta["uid"] = self.seeds.uid()
+        rv = self._etcd(lambda: self.storage.create(key, new))
+        if rv is None:
+            raise StatusError.already_exists(info, name)
+        meta["resourceVersion"] = str(rv)
+        self.trace.emit("apiserver", "create", kind=info.kind, key=new.key, rv=rv)
         self._notify("ADDED", new)
         return new.copy()
 
@@ -162,9 +201,10 @@ class ObjectStore:
         info = KINDS[obj["kind"]]
         meta = obj.get("metadata") or {}
         ns, name = self._scope(info, meta.get("namespace")), meta.get("name", "")
-        old = self._objects[info.kind].get((ns, name))
-        if old is None:
+        found = self._read(info, name, ns)
+        if found is None:
             raise StatusError.not_found(info, name)
+        old, old_mod = found
         rv = meta.get("resourceVersion")
         if rv and rv != old.resource_version:
             raise StatusError.conflict(info, name)
@@ -189,25 +229,32 @@ class ObjectStore:
                 nmeta["generation"] = old.metadata.get("generation", 0) + 1
         if dry_run or _same(new, old):
             return (new if dry_run else old).copy()
-        new.metadata["resourceVersion"] = self._bump()
-        self._objects[info.kind][(ns, name)] = new
-        self.trace.emit("apiserver", "update", kind=info.kind, key=new.key, rv=self.revision)
+        written = self._etcd(lambda: self.storage.update(object_key(info, ns, name), old_mod, new))
+        if written is None:  # someone wrote between our read and our write
+            raise StatusError.conflict(info, name)
+        new.metadata["resourceVersion"] = str(written)
+        self.trace.emit("apiserver", "update", kind=info.kind, key=new.key, rv=written)
         self._notify("MODIFIED", new)
         return new.copy()
 
     def delete(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        """Remove an object at once (graceful deletion and finalizers come with the API server)."""
-        key = (self._scope(info, namespace), name)
-        obj = self._objects[info.kind].pop(key, None)
-        if obj is None:
+        """Remove an object at once (graceful deletion and finalizers come with the API server).
+
+        Deleting a Namespace removes what it holds, as the namespace controller would.
+        """
+        found = self._read(info, name, namespace)
+        if found is None:
             raise StatusError.not_found(info, name)
+        obj, mod = found
         if info.kind == "Namespace":
-            for kind, objs in self._objects.items():
-                if KINDS[kind].namespaced:
-                    for k in [k for k in objs if k[0] == name]:
-                        self._notify("DELETED", objs.pop(k))
-        self._bump()
-        self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=self.revision)
+            for other in KINDS.values():
+                if other.namespaced:
+                    for item in self.list(other, name):
+                        self.delete(other, item.name, name)
+        deleted = self._etcd(lambda: self.storage.delete(self._key(info, name, namespace), mod))
+        if deleted is None:
+            raise StatusError.conflict(info, name)
+        self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
         self._notify("DELETED", obj)
         return obj.copy()
 
