@@ -1,0 +1,353 @@
+"""PodDisruptionBudgets: how many pods may be disrupted now, and whether an eviction may go.
+
+Semantics: pkg/controller/disruption/disruption.go (getExpectedPodCount, countHealthyPods,
+buildDisruptedPodMap, updatePdbStatus), pkg/apis/policy helpers (DisruptionAllowed condition)
+and the eviction subresource (registry/core/pod/storage/eviction.go). Times in seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._util import (
+    IntOrStringError,
+    controller_ref,
+    deleting,
+    format_time,
+    is_pod_ready,
+    labels,
+    meta,
+    name,
+    parse_time,
+    scaled_value,
+    selector_matches,
+    spec,
+    status,
+)
+
+DELETION_TIMEOUT = 120.0  # seconds a disrupted pod is expected to take to be deleted
+MAX_DISRUPTED_POD_SIZE = 2000
+SUFFICIENT_PODS = "SufficientPods"
+INSUFFICIENT_PODS = "InsufficientPods"
+SYNC_FAILED = "SyncFailed"
+
+__all__ = [
+    "DELETION_TIMEOUT",
+    "BudgetStatus",
+    "EvictionDecision",
+    "disruptions_allowed",
+    "evict",
+    "expected_scale",
+    "pods_for_pdb",
+]
+
+
+def pods_for_pdb(
+    pdb: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The pods of the PDB's namespace its selector matches (nil selects none, {} all)."""
+    ns = meta(pdb).get("namespace")
+    return [
+        p
+        for p in pods
+        if (not ns or not meta(p).get("namespace") or meta(p).get("namespace") == ns)
+        and selector_matches(spec(pdb).get("selector"), labels(p))
+    ]
+
+
+def expected_scale(
+    pods: Sequence[Mapping[str, Any]], scales: Mapping[str, int]
+) -> tuple[int, list[str]]:
+    """(Σ scale of the controllers of `pods`, names of pods without a controller).
+
+    `scales` maps a controller's UID (the pod's controller ref, e.g. a ReplicaSet) to the
+    replicas of the workload it stands for (for a Deployment's ReplicaSet, the Deployment's
+    spec.replicas). A controlled pod whose controller is not in `scales` raises ValueError
+    ("found no controllers for pod ...").
+    """
+    seen: dict[str, int] = {}
+    unmanaged = []
+    for pod in pods:
+        ref = controller_ref(pod)
+        if ref is None:
+            unmanaged.append(name(pod))
+            continue
+        ref_uid = ref.get("uid") or ""
+        if ref_uid in seen:
+            continue
+        if ref_uid not in scales:
+            raise ValueError(f'found no controllers for pod "{name(pod)}"')
+        seen[ref_uid] = int(scales[ref_uid])
+    return sum(seen.values()), unmanaged
+
+
+class BudgetStatus(int):
+    """disruptionsAllowed as an int, carrying the rest of the PDB status it was computed with.
+
+    Attributes: current_healthy, desired_healthy, expected_pods, disruptions_allowed,
+    disrupted_pods (name → RFC 3339), recheck_after (seconds, or None), unmanaged_pods and
+    conditions. `as_dict()` (or indexing by field name) gives the policy/v1 status.
+    """
+
+    current_healthy: int
+    desired_healthy: int
+    expected_pods: int
+    disrupted_pods: dict[str, str]
+    recheck_after: float | None
+    unmanaged_pods: list[str]
+    conditions: list[dict]
+    observed_generation: int
+
+    @property
+    def disruptions_allowed(self) -> int:
+        return int(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "observedGeneration": self.observed_generation,
+            "currentHealthy": self.current_healthy,
+            "desiredHealthy": self.desired_healthy,
+            "expectedPods": self.expected_pods,
+            "disruptionsAllowed": int(self),
+            "conditions": self.conditions,
+        }
+        if self.disrupted_pods:
+            out["disruptedPods"] = dict(self.disrupted_pods)
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+
+def _desired(
+    pdb: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], scale: int | None
+) -> tuple[int, int]:
+    """(expectedCount, desiredHealthy) as getExpectedPodCount computes them."""
+    max_unavailable = spec(pdb).get("maxUnavailable")
+    min_available = spec(pdb).get("minAvailable")
+    if max_unavailable is not None:
+        expected = _need_scale(scale)
+        desired = expected - scaled_value(max_unavailable, expected, True)
+        return expected, max(desired, 0)
+    if min_available is not None:
+        if isinstance(min_available, int) and not isinstance(min_available, bool):
+            return len(pods), min_available
+        expected = _need_scale(scale)
+        return expected, scaled_value(min_available, expected, True)
+    return 0, 0
+
+
+def _need_scale(scale: int | None) -> int:
+    if scale is None:
+        raise ValueError("expected_count is needed for a percentage or maxUnavailable budget")
+    return int(scale)
+
+
+def disruptions_allowed(
+    pdb: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    expected_count: int | None = None,
+    now: float | None = None,
+) -> BudgetStatus:
+    """How many of the PDB's pods may be disrupted now, with the status the controller writes.
+
+    `pods` are filtered by the PDB's selector. expectedPods: for an integer minAvailable, the
+    number of pods; for a percentage minAvailable or any maxUnavailable, `expected_count`
+    (Σ scale of the pods' controllers, see expected_scale). desiredHealthy: minAvailable
+    as is or ceil(p% × expected); expected − maxUnavailable (ceil for a percentage), at least
+    0. currentHealthy: Ready pods not being deleted and not disrupted in the last 2 minutes
+    (status.disruptedPods, at `now`). The result is currentHealthy − desiredHealthy, or 0 when
+    that is negative or expectedPods ≤ 0; the DisruptionAllowed condition says SufficientPods
+    or InsufficientPods, or SyncFailed (with 0 allowed) for an invalid IntOrString.
+    """
+    selected = pods_for_pdb(pdb, pods)
+    unmanaged = [name(p) for p in selected if controller_ref(p) is None]
+    generation = int(meta(pdb).get("generation") or 0)
+    try:
+        expected, desired = _desired(pdb, selected, expected_count)
+    except IntOrStringError as err:
+        return _sync_failed(pdb, str(err), now)
+    disrupted, recheck = _disrupted_pod_map(pdb, selected, now)
+    current = 0
+    for pod in selected:
+        if deleting(pod):
+            continue
+        since = disrupted.get(name(pod))
+        if since is not None and (now is None or parse_time(since) + DELETION_TIMEOUT > now):
+            continue
+        if is_pod_ready(pod):
+            current += 1
+    allowed = current - desired
+    if expected <= 0 or allowed <= 0:
+        allowed = 0
+    result = BudgetStatus(allowed)
+    result.current_healthy, result.desired_healthy, result.expected_pods = (
+        current,
+        desired,
+        expected,
+    )
+    result.disrupted_pods = disrupted
+    result.recheck_after = None if recheck is None or now is None else recheck - now
+    result.unmanaged_pods = unmanaged
+    result.observed_generation = generation
+    result.conditions = _allowed_condition(status(pdb).get("conditions"), allowed, generation, now)
+    return result
+
+
+def _sync_failed(pdb: Mapping[str, Any], message: str, now: float | None) -> BudgetStatus:
+    """failSafe: the status kept, disruptionsAllowed 0, DisruptionAllowed False (SyncFailed)."""
+    st = status(pdb)
+    result = BudgetStatus(0)
+    result.current_healthy = int(st.get("currentHealthy") or 0)
+    result.desired_healthy = int(st.get("desiredHealthy") or 0)
+    result.expected_pods = int(st.get("expectedPods") or 0)
+    result.disrupted_pods = dict(st.get("disruptedPods") or {})
+    result.recheck_after, result.unmanaged_pods = None, []
+    result.observed_generation = int(st.get("observedGeneration") or 0)
+    new = {"type": "DisruptionAllowed", "status": "False", "reason": SYNC_FAILED, "message": message,
+           "observedGeneration": result.observed_generation}  # fmt: skip
+    result.conditions = _set_status_condition(st.get("conditions"), new, now)
+    return result
+
+
+def _disrupted_pod_map(
+    pdb: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], now: float | None
+) -> tuple[dict[str, str], float | None]:
+    """Entries of status.disruptedPods still expected to go, and when to look again."""
+    recorded = status(pdb).get("disruptedPods")
+    result: dict[str, str] = {}
+    recheck = None
+    if not recorded:
+        return result, recheck
+    for pod in pods:
+        if deleting(pod) or name(pod) not in recorded:
+            continue
+        since = recorded[name(pod)]
+        expected_deletion = parse_time(since) + DELETION_TIMEOUT
+        if now is not None and expected_deletion < now:
+            continue  # it was expected to be deleted but was not: forget it
+        if recheck is None or expected_deletion < recheck:
+            recheck = expected_deletion
+        result[name(pod)] = since
+    return result, recheck
+
+
+def _allowed_condition(
+    conditions: Sequence[Mapping[str, Any]] | None, allowed: int, generation: int, now: float | None
+) -> list[dict]:
+    if allowed > 0:
+        new = {
+            "type": "DisruptionAllowed",
+            "status": "True",
+            "reason": SUFFICIENT_PODS,
+            "message": "",
+        }
+    else:
+        new = {
+            "type": "DisruptionAllowed",
+            "status": "False",
+            "reason": INSUFFICIENT_PODS,
+            "message": "",
+        }
+    new["observedGeneration"] = generation
+    return _set_status_condition(conditions, new, now)
+
+
+def _set_status_condition(
+    conditions: Sequence[Mapping[str, Any]] | None, new: dict, now: float | None
+) -> list[dict]:
+    """meta.SetStatusCondition: lastTransitionTime changes only with the status."""
+    result = [dict(c) for c in conditions or ()]
+    for c in result:
+        if c.get("type") == new["type"]:
+            if c.get("status") != new["status"]:
+                c["status"] = new["status"]
+                c["lastTransitionTime"] = format_time(now) if now is not None else None
+            c.update(
+                reason=new["reason"],
+                message=new["message"],
+                observedGeneration=new["observedGeneration"],
+            )
+            return result
+    new = dict(new)
+    new["lastTransitionTime"] = format_time(now) if now is not None else None
+    return [*result, new]
+
+
+# -- eviction ----------------------------------------------------------------------------------
+@dataclass
+class EvictionDecision:
+    """The eviction subresource's answer: `allowed` means the pod is deleted; otherwise `code`
+    (429, 500, 403) and `message`, with `causes`. `pdb_status` is the budget's status after a
+    decremented eviction (disruptionsAllowed − 1, the pod added to disruptedPods)."""
+
+    allowed: bool
+    code: int = 201
+    message: str = ""
+    causes: list[str] = field(default_factory=list)
+    pdb_status: dict | None = None
+    retry_after: int | None = None
+
+
+def _too_many(message: str, cause: str, retry_after: int = 0) -> EvictionDecision:
+    return EvictionDecision(False, 429, message, [cause], None, retry_after or None)
+
+
+def evict(
+    pod: Mapping[str, Any], pdbs: Sequence[Mapping[str, Any]], now: float
+) -> EvictionDecision:
+    """Whether `POST pods/<name>/eviction` deletes `pod`, given the PDBs whose selector matches it.
+
+    Terminal, Pending or terminating pods and pods without a PDB go. More than one PDB: 500.
+    A not-Ready pod goes without touching the budget under unhealthyPodEvictionPolicy
+    AlwaysAllow, or under IfHealthyBudget (the default) when currentHealthy ≥ desiredHealthy > 0.
+    Otherwise the budget must be observed and have disruptionsAllowed > 0.
+    """
+    if status(pod).get("phase") in ("Succeeded", "Failed", "Pending") or deleting(pod):
+        return EvictionDecision(True)
+    if not pdbs:
+        return EvictionDecision(True)
+    if len(pdbs) > 1:
+        return EvictionDecision(
+            False,
+            500,
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+        )
+    pdb = pdbs[0]
+    st = status(pdb)
+    if not is_pod_ready(pod):
+        policy = spec(pdb).get("unhealthyPodEvictionPolicy") or "IfHealthyBudget"
+        if policy == "AlwaysAllow":
+            return EvictionDecision(True)
+        if int(st.get("currentHealthy") or 0) >= int(st.get("desiredHealthy") or 0) > 0:
+            return EvictionDecision(True)
+    message = "Cannot evict pod as it would violate the pod's disruption budget."
+    if int(st.get("observedGeneration") or 0) < int(meta(pdb).get("generation") or 0):
+        cause = f"The disruption budget {name(pdb)} is still being processed by the server."
+        return _too_many(message, cause, 10)
+    allowed = int(st.get("disruptionsAllowed") or 0)
+    if allowed < 0:
+        return EvictionDecision(False, 403, "pdb disruptions allowed is negative")
+    if len(st.get("disruptedPods") or {}) > MAX_DISRUPTED_POD_SIZE:
+        return EvictionDecision(
+            False,
+            403,
+            "DisruptedPods map too big - too many evictions not confirmed by PDB controller",
+        )
+    if allowed == 0:
+        cause = (
+            f"The disruption budget {name(pdb)} needs {int(st.get('desiredHealthy') or 0)} "
+            f"healthy pods and has {int(st.get('currentHealthy') or 0)} currently"
+        )
+        return _too_many(message, cause)
+    new_status = copy.deepcopy(dict(st))
+    new_status["disruptionsAllowed"] = allowed - 1
+    if allowed - 1 == 0:
+        new_status["conditions"] = _allowed_condition(
+            new_status.get("conditions"), 0, int(st.get("observedGeneration") or 0), now
+        )
+    new_status["disruptedPods"] = {**(st.get("disruptedPods") or {}), name(pod): format_time(now)}
+    return EvictionDecision(True, pdb_status=new_status)
