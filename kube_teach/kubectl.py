@@ -9,6 +9,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from .api.errors import StatusError
 from .api.kinds import KINDS
 from .api.objects import Obj, dump, load
 from .api.printers import table
@@ -50,7 +51,10 @@ def run(cluster: Cluster, argv: list[str]) -> Output:
         if not opts.filename:
             raise ClientError("must specify one of -f and -k")
         fn = cluster.apply if verb == "apply" else cluster.create
-        return fn(opts.filename, namespace=opts.namespace)
+        try:
+            return fn(opts.filename, namespace=opts.namespace)
+        except StatusError as err:
+            raise _from_source(cluster, err, opts.filename, opts.namespace) from None
     if verb == "delete":
         if opts.filename:
             return cluster.delete(opts.filename, namespace=opts.namespace)
@@ -65,6 +69,26 @@ def run(cluster: Cluster, argv: list[str]) -> Output:
     if verb == "get":
         return _get(cluster, opts)
     raise ClientError(f'unknown command "{verb}" for "kubectl"')
+
+
+def _from_source(
+    cluster: Cluster, err: StatusError, filename: str, namespace: str | None
+) -> StatusError:
+    """kubectl names the file when creating an object failed (cmdutil.AddSourceToErr):
+    `error when creating "web.yaml": deployments.apps "web" already exists`. Invalid errors are
+    printed from their details, so they stay as they are."""
+    if err.reason == "Invalid" or not err.reason:
+        return err
+    name = (err.details or {}).get("name")
+    for obj in load(filename):
+        info = KINDS.get(obj.kind)
+        if info is None or (name and obj.name != name):
+            continue
+        exists = cluster.store.exists(info, obj.name, obj.namespace or namespace)
+        if err.reason == "AlreadyExists" or not exists:
+            message = f'error when creating "{filename}": {err.message}'
+            return StatusError(err.reason, err.code, message, err.details)
+    return err
 
 
 def _get(cluster: Cluster, opts: argparse.Namespace) -> Output:

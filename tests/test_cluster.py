@@ -299,3 +299,27 @@ def test_a_full_etcd_refuses_writes_as_the_api_server_reports_it():
     assert 10 < stored < 200
     assert cluster.store.etcd.alarm_list()["alarms"][0]["alarm"] == "NOSPACE"
     assert len(cluster.list("configmaps")) == stored  # reads still work
+
+
+def test_kubectl_names_the_file_when_creating_fails(cluster, tmp_path):
+    path = tmp_path / "deployment.yaml"
+    path.write_text(WEB)
+    assert cluster.kubectl(f"create -f {path}") == "deployment.apps/web created"
+    assert cluster.kubectl(f"create -f {path}") == (
+        f'Error from server (AlreadyExists): error when creating "{path}": '
+        'deployments.apps "web" already exists'
+    )
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        WEB.replace("name: web\n  labels", "name: web2\n  labels").replace("replicas:", "replicaz:")
+    )
+    assert cluster.kubectl(f"apply -f {typo}") == (
+        f'Error from server (BadRequest): error when creating "{typo}": Deployment in version "v1" '
+        'cannot be handled as a Deployment: strict decoding error: unknown field "spec.replicaz"'
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(WEB.replace("replicas: 3", "replicas: -1"))
+    assert cluster.kubectl(f"apply -f {bad}") == (
+        'The Deployment "web" is invalid: spec.replicas: Invalid value: -1: '
+        "must be greater than or equal to 0"
+    )

@@ -191,12 +191,19 @@ class ObjectStore:
         return new.copy()
 
     def update(
-        self, obj: dict[str, Any], *, subresource: str | None = None, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        internal: bool = False,
     ) -> Obj:
         """Replace an object; a stale `resourceVersion` gets 409 Conflict, as upstream.
 
         With `subresource="status"` only the status changes; otherwise status is kept as
         stored for kinds that have a status subresource, and `generation` counts spec changes.
+        `internal=True` is for the registry's own subresources (pods/binding), which may change
+        fields a client's update may not.
         """
         info = KINDS[obj["kind"]]
         meta = obj.get("metadata") or {}
@@ -222,9 +229,8 @@ class ObjectStore:
             for key in ("uid", "creationTimestamp", "generation", "namespace"):
                 if key in old.metadata:
                     nmeta[key] = old.metadata[key]
-            self._check(
-                info, new, structural_errors(new) + validate(new) + validate_update(new, old)
-            )
+            rules = [] if internal else validate_update(new, old)
+            self._check(info, new, validate(new) + rules)
             if new.get("spec") != old.get("spec"):
                 nmeta["generation"] = old.metadata.get("generation", 0) + 1
         if dry_run or _same(new, old):
@@ -255,7 +261,9 @@ class ObjectStore:
         if deleted is None:
             raise StatusError.conflict(info, name)
         self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
-        self._notify("DELETED", obj)
+        gone = obj.copy()
+        gone.metadata["resourceVersion"] = str(deleted)  # a DELETED event carries the delete's RV
+        self._notify("DELETED", gone)
         return obj.copy()
 
     # -- internals -----------------------------------------------------------------------------
