@@ -25,7 +25,7 @@ from .admission import (
 )
 from .admission_podsecurity import PodSecurity
 from .admission_quota import ResourceQuota, pod_limits, pod_requests
-from .rbac import node_identity, pod_configmap_names, pod_secret_names
+from .node_authorizer import node_identity, pod_configmap_names, pod_secret_names
 
 _IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
