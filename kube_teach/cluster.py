@@ -17,7 +17,9 @@ from .api.errors import StatusError
 from .api.kinds import KINDS, KindInfo, UnknownKindError, kind_info, resolve_resource
 from .api.objects import ManifestError, Obj, dump, load
 from .api.printers import Table, parse_time, table
+from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
+from .controllers.manager import ControllerManager, ControllersFlagError
 from .sim import Clock, Metrics, Network, Seeds, Trace
 from .sim.duration import SECOND, to_ns
 
@@ -81,6 +83,8 @@ class Cluster:
 
     The same seed gives the same run, byte for byte (`cluster.trace.text()`).
     `quota_backend_bytes` is etcd's `--quota-backend-bytes` (0: etcd's default, 2 GiB).
+    `controllers` is kube-controller-manager's `--controllers`: `["*"]` runs the default set,
+    `["*", "-replicaset-controller"]` all but one, `[]` none.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Cluster:
         start: str = DEFAULT_START,
         trace_limit: int | None = None,
         quota_backend_bytes: int = 0,
+        controllers: Iterable[str] = ("*",),
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -108,8 +113,8 @@ class Cluster:
         self.store = ObjectStore(
             self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes
         )
-        self.apiserver = self.store
-        self.etcd = None  # the Raft etcd plugs in here (issue #3)
+        self.apiserver = APIServer("apiserver", self.network, self.store, self.trace, self.metrics)
+        self.etcd = self.store.etcd  # one local member until the Raft group takes over (#4)
         self.scheduler = None  # kube-scheduler plugs in here (issue #5)
         self.nodes = NodeMap()
         for ns in INITIAL_NAMESPACES:
@@ -119,6 +124,22 @@ class Cluster:
             self._add_node(
                 f"node-{i}", zones[(i - 1) % len(zones)], node_cpu, node_memory, node_pods
             )
+        controllers = list(controllers)
+        self.controller_manager: ControllerManager | None = None
+        if controllers:
+            try:
+                self.controller_manager = ControllerManager(
+                    self.network,
+                    "apiserver",
+                    trace=self.trace,
+                    metrics=self.metrics,
+                    epoch_ns=epoch,
+                    controllers=controllers,
+                    rng=self.seeds.stream("kube-controller-manager"),
+                )
+            except ControllersFlagError as err:
+                raise ValueError(str(err)) from None
+            self.controller_manager.start()
 
     # -- time ----------------------------------------------------------------------------------
     @property

@@ -179,17 +179,49 @@ def test_kubectl_get_nodes_wide_shows_addresses(cluster):
     assert lines[1].split()[:6] == ["node-1", "Ready", "<none>", "0s", "v1.34.0", "10.0.0.11"]
 
 
-def test_events_are_recorded_and_listed(cluster):
+def test_events_are_recorded_and_listed():
+    cluster = Cluster(nodes=1, seed=0, controllers=[])
     cluster.apply(WEB)
     web = cluster.get("deployment", "web")
     cluster.run(5)
-    cluster.record_event(web, "ScalingReplicaSet", "Scaled up replica set web-abc to 3",
-                         component="deployment-controller")  # fmt: skip
+    cluster.record_event(
+        web,
+        "ScalingReplicaSet",
+        "Scaled up replica set web-abc to 3",
+        component="deployment-controller",
+    )
     cluster.run(65)
     table = cluster.events()
     assert table.headers == ["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    assert table.rows == [["default", "65s", "Normal", "ScalingReplicaSet", "deployment/web",
-                           "Scaled up replica set web-abc to 3"]]  # fmt: skip
+    assert table.rows == [
+        ["default", "65s", "Normal", "ScalingReplicaSet", "deployment/web",
+         "Scaled up replica set web-abc to 3"]
+    ]  # fmt: skip
+
+
+def test_the_controllers_turn_a_deployment_into_a_replicaset_and_pods(cluster):
+    cluster.apply(WEB)
+    cluster.run(5)
+    (rs,) = cluster.list("replicasets")
+    assert rs.name.startswith("web-") and rs.spec["replicas"] == 3
+    assert rs.metadata["ownerReferences"][0]["name"] == "web"
+    pods = cluster.list("pods")
+    assert len(pods) == 3 and all(p.name.startswith(rs.name + "-") for p in pods)
+    assert {p.status["phase"] for p in pods} == {"Pending"}  # no scheduler or kubelet yet
+    reasons = [row[3] for row in cluster.events().rows]
+    assert reasons.count("SuccessfulCreate") == 3 and "ScalingReplicaSet" in reasons
+    cluster.delete("pod", pods[0].name)
+    cluster.run(5)
+    assert len(cluster.list("pods")) == 3  # the ReplicaSet controller replaced it
+
+
+def test_controllers_can_be_switched_off_like_the_flag():
+    cluster = Cluster(nodes=1, seed=0, controllers=["*", "-replicaset-controller"])
+    cluster.apply(WEB)
+    cluster.run(5)
+    assert len(cluster.list("replicasets")) == 1 and cluster.list("pods") == []
+    with pytest.raises(ValueError, match='"nope" is not in the list of known controllers'):
+        Cluster(nodes=1, controllers=["nope"])
 
 
 def test_time_moves_only_when_asked(cluster):
