@@ -20,6 +20,7 @@ from .api.printers import Table, parse_time, table
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from .controllers.manager import ControllerManager, ControllersFlagError
+from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
 from .sim.duration import SECOND, to_ns
 
@@ -84,7 +85,8 @@ class Cluster:
     The same seed gives the same run, byte for byte (`cluster.trace.text()`).
     `quota_backend_bytes` is etcd's `--quota-backend-bytes` (0: etcd's default, 2 GiB).
     `controllers` is kube-controller-manager's `--controllers`: `["*"]` runs the default set,
-    `["*", "-replicaset-controller"]` all but one, `[]` none.
+    `["*", "-replicaset-controller"]` all but one, `[]` none. `scheduler` runs kube-scheduler
+    (True: the default profile; a KubeSchedulerConfiguration dict: those profiles; False: none).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Cluster:
         trace_limit: int | None = None,
         quota_backend_bytes: int = 0,
         controllers: Iterable[str] = ("*",),
+        scheduler: bool | dict[str, Any] = True,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -115,7 +118,6 @@ class Cluster:
         )
         self.apiserver = APIServer("apiserver", self.network, self.store, self.trace, self.metrics)
         self.etcd = self.store.etcd  # one local member until the Raft group takes over (#4)
-        self.scheduler = None  # kube-scheduler plugs in here (issue #5)
         self.nodes = NodeMap()
         for ns in INITIAL_NAMESPACES:
             self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -140,6 +142,18 @@ class Cluster:
             except ControllersFlagError as err:
                 raise ValueError(str(err)) from None
             self.controller_manager.start()
+        self.scheduler: Scheduler | None = None
+        if scheduler:
+            self.scheduler = Scheduler(
+                self.network,
+                "apiserver",
+                trace=self.trace,
+                metrics=self.metrics,
+                epoch_ns=epoch,
+                rng=self.seeds.stream("kube-scheduler"),
+                config=scheduler if isinstance(scheduler, dict) else None,
+            )
+            self.scheduler.start()
 
     # -- time ----------------------------------------------------------------------------------
     @property

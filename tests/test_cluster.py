@@ -355,3 +355,16 @@ def test_kubectl_names_the_file_when_creating_fails(cluster, tmp_path):
         'The Deployment "web" is invalid: spec.replicas: Invalid value: -1: '
         "must be greater than or equal to 0"
     )
+
+
+def test_the_scheduler_binds_the_pods_and_explains_its_choice(cluster):
+    cluster.apply(WEB.replace("replicas: 3", "replicas: 6"))
+    cluster.run(5)
+    nodes = sorted(p.spec["nodeName"] for p in cluster.list("pods"))
+    assert nodes == ["node-1", "node-1", "node-2", "node-2", "node-3", "node-3"]
+    messages = [row[5] for row in cluster.events().rows if row[3] == "Scheduled"]
+    assert len(messages) == 6 and messages[0].startswith("Successfully assigned default/web-")
+    pod = cluster.list("pods")[0]
+    explained = cluster.scheduler.explain(pod.name)
+    assert sorted(explained.filters) == ["node-1", "node-2", "node-3"]
+    assert all(result.passed for result in explained.filters.values())
