@@ -20,6 +20,7 @@ from .api.printers import Table, parse_time, table
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from .controllers.manager import ControllerManager, ControllersFlagError
+from .kubelet.kubelet import Kubelet
 from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
 from .sim.duration import SECOND, to_ns
@@ -126,6 +127,24 @@ class Cluster:
             self._add_node(
                 f"node-{i}", zones[(i - 1) % len(zones)], node_cpu, node_memory, node_pods
             )
+        self.kubelets: dict[str, Kubelet] = {}
+        for name in sorted(self.nodes):
+            self.kubelets[name] = Kubelet(
+                self.nodes[name].host,
+                "apiserver",
+                name,
+                trace=self.trace,
+                metrics=self.metrics,
+                epoch_ns=epoch,
+                rng=self.seeds.stream(f"kubelet/{name}"),
+                capacity={
+                    "cpu": node_cpu,
+                    "memory": node_memory,
+                    "pods": str(node_pods),
+                    "ephemeral-storage": "100Gi",
+                },  # fmt: skip
+            )
+            self.kubelets[name].start()
         controllers = list(controllers)
         self.controller_manager: ControllerManager | None = None
         if controllers:
@@ -311,9 +330,13 @@ class Cluster:
         return Output("\n".join(lines))
 
     def events(self, namespace: str | None = None, *, all_namespaces: bool = True) -> Table:
-        """Events as `kubectl get events -A` lists them, oldest first."""
+        """Events as `kubectl get events -A --sort-by=.lastTimestamp` lists them, oldest first."""
         evs = self.store.list(KINDS["Event"], None if all_namespaces else (namespace or "default"))
-        evs.sort(key=lambda e: (parse_time(e.get("lastTimestamp")) or 0, e.name))
+        # Timestamps have one-second precision; the etcd revision of each write breaks ties in
+        # the order things happened.
+        evs.sort(
+            key=lambda e: (parse_time(e.get("lastTimestamp")) or 0, int(e.resource_version or 0))
+        )
         return table(evs, "Event", self._unix_ns(), all_namespaces=all_namespaces)
 
     def record_event(

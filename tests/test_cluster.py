@@ -193,7 +193,7 @@ def test_events_are_recorded_and_listed():
     cluster.run(65)
     table = cluster.events()
     assert table.headers == ["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    assert table.rows == [
+    assert [row for row in table.rows if row[4] == "deployment/web"] == [
         ["default", "65s", "Normal", "ScalingReplicaSet", "deployment/web",
          "Scaled up replica set web-abc to 3"]
     ]  # fmt: skip
@@ -207,7 +207,7 @@ def test_the_controllers_turn_a_deployment_into_a_replicaset_and_pods(cluster):
     assert rs.metadata["ownerReferences"][0]["name"] == "web"
     pods = cluster.list("pods")
     assert len(pods) == 3 and all(p.name.startswith(rs.name + "-") for p in pods)
-    assert {p.status["phase"] for p in pods} == {"Pending"}  # no scheduler or kubelet yet
+    assert {p.status["phase"] for p in pods} == {"Running"}  # scheduled, pulled, started
     reasons = [row[3] for row in cluster.events().rows]
     assert reasons.count("SuccessfulCreate") == 3 and "ScalingReplicaSet" in reasons
     cluster.delete("pod", pods[0].name)
@@ -238,8 +238,8 @@ def test_failing_a_node_crashes_its_host_and_recover_brings_it_back(cluster):
     cluster.run(1)
     cluster.nodes["node-2"].recover()
     assert cluster.nodes["node-2"].up
-    events = [(e.component, e.event) for e in cluster.trace.where(component="node-2")]
-    assert events[-2:] == [("node-2", "crashed"), ("node-2", "restarted")]
+    events = [e.event for e in cluster.trace.where(component="node-2")]
+    assert [e for e in events if e in ("crashed", "restarted")] == ["crashed", "restarted"]
 
 
 def test_html_and_text_reprs(cluster):
