@@ -29,12 +29,15 @@ from .base import (
     SharedInformers,
 )
 from .deployment_controller import DeploymentController
+from .node_lifecycle_controller import NodeLifecycleController, TaintEvictionController
 from .replicaset_controller import ReplicaSetController
 
 #: The in-tree controllers by upstream controller ID; the others join as they are written.
 DEFAULT_CONTROLLERS: dict[str, type[Controller]] = {
     "deployment-controller": DeploymentController,
+    "node-lifecycle-controller": NodeLifecycleController,
     "replicaset-controller": ReplicaSetController,
+    "taint-eviction-controller": TaintEvictionController,
 }
 #: Known to upstream but off unless named (ControllersDisabledByDefault).
 CONTROLLERS_DISABLED_BY_DEFAULT = frozenset(

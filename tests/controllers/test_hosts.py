@@ -348,7 +348,11 @@ def test_with_the_replicaset_controller_disabled_a_deployment_gets_a_replicaset_
     w.store.create(deployment())
     w.run(5)
     assert len(w.store.list(RSS, "default")) == 1 and w.pods() == []
-    assert sorted(w.kcm.controllers) == ["deployment-controller"]
+    assert sorted(w.kcm.controllers) == [
+        "deployment-controller",
+        "node-lifecycle-controller",
+        "taint-eviction-controller",
+    ]
 
 
 # -- crash and restart -----------------------------------------------------------------------

@@ -123,7 +123,12 @@ def test_the_first_manager_creates_the_lease_and_renews_it_while_the_second_wait
     assert became["message"] == f"{kcm.identity} became leader"
     assert became["involvedObject"]["kind"] == "Lease"
     assert became["source"] == {"component": "kube-controller-manager"}
-    assert sorted(kcm.controllers) == ["deployment-controller", "replicaset-controller"]
+    assert sorted(kcm.controllers) == [
+        "deployment-controller",
+        "node-lifecycle-controller",
+        "replicaset-controller",
+        "taint-eviction-controller",
+    ]
     other = next(m for name, m in w.kcms.items() if name != leader)
     assert other.controllers == {} and other.elector.leader() == kcm.identity
 
