@@ -372,7 +372,8 @@ class SafetyMonitor:
     predecessor), State Machine Safety (one entry per index, applied in order, snapshots only
     forward), monotonic term/vote/commit per node across restarts, and the commit rule (a
     leader commits an entry of its own term, durably stored by a majority of its voters).
-    Raises SafetyViolation at the first failure.
+    Raises SafetyViolation at the first failure. Any group of hosts of the same shape works
+    (`nodes`, `watchers`, `trace`, `now`): `etcd.cluster.EtcdCluster` is one.
     """
 
     def __init__(self, harness: RaftHarness) -> None:
@@ -395,7 +396,10 @@ class SafetyMonitor:
         prev = self.leaders.setdefault(term, ev.component)
         if prev != ev.component:
             self.fail(f"election safety: term {term} has leaders {prev} and {ev.component}")
-        node = self.by_name.get(ev.component) or self.h.nodes[int(ev.component.split("-")[-1])]
+        node = self.by_name.get(ev.component)
+        if node is None:  # a node added after the monitor started
+            self.by_name = {n.name: n for n in self.h.nodes.values()}
+            node = self.by_name[ev.component]
         assert node.raft is not None
         log = node.raft.log
         for index in range(log.offset + 1, max(self.applied, default=0) + 1):
