@@ -207,3 +207,6 @@ def level_exercise(on_event: Any) -> str | None:
         if rep.final != dc.DESIRED or rep.highest > dc.DESIRED:
             return f"in missed_events(controller_outage={outage}): {rep.text()}."
     return None
+
+
+from . import exercises_etcd  # noqa: E402, F401  (registers chapter 03)
