@@ -227,7 +227,7 @@ class Cluster:
                 plans.append(("create", info, obj, None))
         lines = []
         for action, info, obj, live in plans:
-            ref = f"{info.kind.lower()}{'.' + info.group if info.group else ''}/{obj.name}"
+            ref = f"{info.type_name}/{obj.name}"
             if action == "create":
                 self.store.create(obj)
                 lines.append(f"{ref} created")
@@ -246,9 +246,7 @@ class Cluster:
         for obj in objs:
             info = KINDS[obj.kind]
             self.store.create(obj)
-            lines.append(
-                f"{info.kind.lower()}{'.' + info.group if info.group else ''}/{obj.name} created"
-            )
+            lines.append(f"{info.type_name}/{obj.name} created")
         return Output("\n".join(lines))
 
     def get(

@@ -127,7 +127,7 @@ def _get(cluster: Cluster, opts: argparse.Namespace) -> Output:
         lines = []
         for kind, objs in objs_by_kind:
             info = KINDS[kind]
-            ref = info.kind.lower() + (f".{info.group}" if info.group else "")
+            ref = info.type_name
             lines += [f"{ref}/{o.name}" for o in objs]
         return Output("\n".join(lines))
     if fmt not in ("", "wide"):

@@ -32,6 +32,12 @@ class KindInfo:
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
     @property
+    def type_name(self) -> str:
+        """`deployment.apps`, or plain `pod`: what kubectl writes before `/<name>`."""
+        kind = self.kind.lower()
+        return f"{kind}.{self.group}" if self.group else kind
+
+    @property
     def qualified_resource(self) -> str:
         """`deployments.apps`, or plain `pods`: the form NotFound and Conflict errors use."""
         return f"{self.resource}.{self.group}" if self.group else self.resource

@@ -399,7 +399,7 @@ def table(
         for o in objs:
             name = (o.get("metadata") or {}).get("name", "")
             if prefix and info is not None:
-                name = f"{info.kind.lower()}{'.' + info.group if info.group else ''}/{name}"
+                name = f"{info.type_name}/{name}"
             rows.append([name, *fn(o, now_ns, wide)])
     if all_namespaces and KINDS.get(kind) is not None and KINDS[kind].namespaced:
         headers = ["NAMESPACE", *headers]

@@ -151,7 +151,7 @@ class ObjectStore:
         """Admit a new object: default, check, validate, then store with fresh metadata."""
         info = KINDS[obj["kind"]]
         self._decode(obj)
-        new = Obj(apply_defaults(copy.deepcopy(dict(obj))))
+        new = Obj(apply_defaults(dict(obj)))  # apply_defaults returns a deep copy
         meta = new.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise StatusError.bad_request("metadata must be an object")
@@ -161,7 +161,7 @@ class ObjectStore:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generate_name(meta["generateName"])
-        self._check(info, new, validate(new))
+        self._check(info, new, validate(new, default=False))  # defaulted above
         ns, name = meta.get("namespace", ""), meta["name"]
         if info.namespaced and not self.exists(KINDS["Namespace"], ns):
             raise StatusError.not_found(KINDS["Namespace"], ns)
@@ -179,9 +179,7 @@ class ObjectStore:
             meta["generation"] = 1
         meta["creationTimestamp"] = self.timestamp()
         key = object_key(info, ns, name)
-        if self._etcd(lambda: self.storage.get(key)) is not None:
-            raise StatusError.already_exists(info, name)
-        meta["uid"] = self.seeds.uid()
+        meta["uid"] = self.seeds.uid()  # drawn before storage, as BeforeCreate does upstream
         rv = self._etcd(lambda: self.storage.create(key, new))
         if rv is None:
             raise StatusError.already_exists(info, name)
@@ -220,7 +218,7 @@ class ObjectStore:
             new["status"] = copy.deepcopy(obj.get("status") or {})
         else:
             self._decode(obj)
-            new = Obj(apply_defaults(copy.deepcopy(dict(obj))))
+            new = Obj(apply_defaults(dict(obj)))  # apply_defaults returns a deep copy
             if info.kind in _STATUS_SUBRESOURCE:
                 new["status"] = copy.deepcopy(old.get("status", {}))
                 if not new["status"]:
@@ -230,7 +228,7 @@ class ObjectStore:
                 if key in old.metadata:
                     nmeta[key] = old.metadata[key]
             rules = [] if internal else validate_update(new, old)
-            self._check(info, new, validate(new) + rules)
+            self._check(info, new, validate(new, default=False) + rules)
             if new.get("spec") != old.get("spec"):
                 nmeta["generation"] = old.metadata.get("generation", 0) + 1
         if dry_run or _same(new, old):
