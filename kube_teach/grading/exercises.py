@@ -209,4 +209,16 @@ def level_exercise(on_event: Any) -> str | None:
     return None
 
 
-from . import exercises_etcd  # noqa: E402, F401  (registers chapter 03)
+def _register_chapters() -> None:
+    """Import every `exercises_<topic>` module beside this one: each registers its chapter."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as here
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(here)):
+        if module.startswith("exercises_"):
+            importlib.import_module(f"{__package__}.{module}")
+
+
+_register_chapters()
