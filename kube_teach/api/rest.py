@@ -31,6 +31,7 @@ class Request:
     body: Any = None
     credentials: Mapping[str, Any] = field(default_factory=dict)
     user_agent: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"

@@ -101,10 +101,17 @@ class Etcd3Storage:
         kvs = self._call({"range": {"key": key}}).get("kvs") or []
         return self._decode(kvs[0]) if kvs else None
 
-    def list(self, prefix: str) -> tuple[list[Stored], int]:
-        """Every object under `prefix` in key order, and the revision the list was served at."""
-        resp = self._call({"range": {"key": prefix, "range_end": prefix_end(prefix).decode()}})
-        return [self._decode(kv) for kv in resp.get("kvs") or []], int(resp["header"]["revision"])
+    def list(
+        self, prefix: str, *, start: str | None = None, revision: int = 0
+    ) -> tuple[list[Stored], int]:
+        """Every object under `prefix` from key `start` on, in key order, read at `revision`
+        (0: the newest), and the revision the list was served at."""
+        request = {"key": start or prefix, "range_end": prefix_end(prefix).decode()}
+        if revision:
+            request["revision"] = revision
+        resp = self._call({"range": request})
+        served = revision or int(resp["header"]["revision"])
+        return [self._decode(kv) for kv in resp.get("kvs") or []], served
 
     def count(self, prefix: str) -> int:
         resp = self._call(

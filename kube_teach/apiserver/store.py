@@ -9,11 +9,13 @@ errors are `StatusError`s worded as kube-apiserver words them.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..api.defaults import apply_defaults
 from ..api.errors import FieldError, StatusError
@@ -25,6 +27,13 @@ from ..api.validation import validate, validate_update
 from ..etcd.mvcc import MVCCStore
 from ..sim import Clock, Seeds, Trace
 from ..sim.duration import SECOND
+from .deletion import (
+    DeleteOptions,
+    check_preconditions,
+    finalizers_for,
+    grace_period,
+    should_delete_during_update,
+)
 from .etcd3 import Etcd3Storage, StorageError, object_key, resource_prefix
 
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
@@ -34,6 +43,41 @@ _STATUS_SUBRESOURCE = {
     "PodDisruptionBudget", "Node", "Service", "Namespace", "ResourceQuota",
 }  # fmt: skip
 Listener = Callable[[str, Obj], None]
+CONTINUE_TOO_OLD = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
+
+
+class Admission(Protocol):
+    """The API server's admission chain for one request: `mutate` runs before validation,
+    `validate` after it; either raises StatusError to refuse."""
+
+    def mutate(self, operation: str, obj: Obj | None, old: Obj | None) -> None: ...
+
+    def validate(self, operation: str, obj: Obj | None, old: Obj | None) -> None: ...
+
+
+@dataclass
+class Page:
+    """One chunk of a list: the items, the revision it was read at, and where to go on."""
+
+    items: list[Obj]
+    resource_version: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass
+class Deleted:
+    """What a delete did: the object as last stored, and whether it has left etcd (False:
+    it waits for a kubelet's graceful stop or for its finalizers)."""
+
+    obj: Obj
+    gone: bool
 
 
 def rfc3339(epoch_ns: int) -> str:
@@ -111,6 +155,21 @@ class ObjectStore:
         returns them. `namespace=None` lists every namespace. Selectors take kubectl's string
         syntax or, for labels, the metav1 LabelSelector dict form.
         """
+        return self.list_page(info, namespace, label_selector, field_selector).items
+
+    def list_page(
+        self,
+        info: KindInfo,
+        namespace: str | None = None,
+        label_selector: str | dict[str, Any] | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Page:
+        """A list in chunks, as `?limit=&continue=` asks: every chunk is read at the first
+        chunk's revision, so the pages together are one consistent list; once that revision
+        is compacted, going on is 410 Gone."""
         if isinstance(label_selector, dict):
             labels = LabelSelector.from_dict(label_selector)
         else:
@@ -119,16 +178,29 @@ class ObjectStore:
         prefix = resource_prefix(info)
         if info.namespaced and namespace is not None:
             prefix += f"{namespace}/"  # the trailing slash keeps `default-2` out of `default`
-        stored, _ = self._etcd(lambda: self.storage.list(prefix))
-        out = []
-        for item in stored:
+        start, revision = prefix, 0
+        if continue_token:
+            revision, rel = _decode_continue(continue_token)
+            start = resource_prefix(info) + rel
+            if not start.startswith(prefix):
+                raise StatusError.bad_request("continue key is not valid: key is out of range")
+        try:
+            stored, rv = self.storage.list(prefix, start=start, revision=revision)
+        except StorageError as err:
+            if continue_token and "compacted" in err.message:
+                raise StatusError.gone(CONTINUE_TOO_OLD) from None
+            raise StatusError("", 500, err.message) from None
+        out: list[Obj] = []
+        for i, item in enumerate(stored):
             obj = Obj(item.obj)
-            if not labels.matches(obj.labels):
-                continue
-            if fields is not None and not fields.matches(_field_set(obj)):
-                continue
-            out.append(obj)
-        return out
+            if labels.matches(obj.labels) and (fields is None or fields.matches(_field_set(obj))):
+                out.append(obj)
+            if limit and len(out) == limit and i + 1 < len(stored):
+                key = object_key(info, self._scope(info, obj.namespace), obj.name)
+                token = _encode_continue(rv, key[len(resource_prefix(info)) :] + "\x00")
+                plain = labels.empty and fields is None
+                return Page(out, rv, token, len(stored) - i - 1 if plain else None)
+        return Page(out, rv)
 
     def count(self) -> dict[str, int]:
         """How many objects of each kind are stored, for kinds that have any."""
@@ -147,8 +219,11 @@ class ObjectStore:
             raise StatusError("", 500, err.message) from None
 
     # -- writes --------------------------------------------------------------------------------
-    def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> Obj:
-        """Admit a new object: default, check, validate, then store with fresh metadata."""
+    def create(
+        self, obj: dict[str, Any], *, dry_run: bool = False, admission: Admission | None = None
+    ) -> Obj:
+        """Admit a new object: default, mutating admission, validate, validating admission,
+        then store with fresh metadata."""
         info = KINDS[obj["kind"]]
         self._decode(obj)
         new = Obj(apply_defaults(dict(obj)))  # apply_defaults returns a deep copy
@@ -159,12 +234,19 @@ class ObjectStore:
             meta["namespace"] = meta.get("namespace") or "default"
         else:
             meta.pop("namespace", None)
+        for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta.pop(key, None)
+        if admission is not None:
+            admission.mutate("CREATE", new, None)
+            meta = new.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generate_name(meta["generateName"])
         self._check(info, new, validate(new, default=False))  # defaulted above
         ns, name = meta.get("namespace", ""), meta["name"]
-        if info.namespaced and not self.exists(KINDS["Namespace"], ns):
+        if admission is None and info.namespaced and not self.exists(KINDS["Namespace"], ns):
             raise StatusError.not_found(KINDS["Namespace"], ns)
+        if admission is not None:
+            admission.validate("CREATE", new, None)
         if dry_run:
             if self.exists(info, name, ns):
                 raise StatusError.already_exists(info, name)
@@ -173,6 +255,11 @@ class ObjectStore:
             new.pop("status", None)
         if info.kind == "Pod":
             new["status"] = {"phase": "Pending"}
+        if info.kind == "Namespace":  # the namespace strategy's PrepareForCreate
+            new["status"] = {"phase": "Active"}
+            spec = new.setdefault("spec", {})
+            if "kubernetes" not in (spec.get("finalizers") or []):
+                spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
         for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(key, None)
         if "spec" in new:
@@ -195,13 +282,15 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         internal: bool = False,
+        admission: Admission | None = None,
     ) -> Obj:
         """Replace an object; a stale `resourceVersion` gets 409 Conflict, as upstream.
 
         With `subresource="status"` only the status changes; otherwise status is kept as
         stored for kinds that have a status subresource, and `generation` counts spec changes.
         `internal=True` is for the registry's own subresources (pods/binding), which may change
-        fields a client's update may not.
+        fields a client's update may not. An update that removes the last finalizer of an
+        object waiting for its finalizers deletes it.
         """
         info = KINDS[obj["kind"]]
         meta = obj.get("metadata") or {}
@@ -224,16 +313,29 @@ class ObjectStore:
                 if not new["status"]:
                     new.pop("status")
             nmeta = new.setdefault("metadata", {})
-            for key in ("uid", "creationTimestamp", "generation", "namespace"):
+            for key in ("uid", "creationTimestamp", "generation", "namespace",
+                        "deletionTimestamp", "deletionGracePeriodSeconds"):  # fmt: skip
                 if key in old.metadata:
                     nmeta[key] = old.metadata[key]
+                else:
+                    nmeta.pop(key, None)
+        if admission is not None:
+            admission.mutate("UPDATE", new, old)
+        if subresource != "status":
             rules = [] if internal else validate_update(new, old)
-            self._check(info, new, validate(new, default=False) + rules)
+            self._check(
+                info, new, validate(new, default=False) + rules + _finalizer_rules(new, old)
+            )
             if new.get("spec") != old.get("spec"):
-                nmeta["generation"] = old.metadata.get("generation", 0) + 1
+                new.metadata["generation"] = old.metadata.get("generation", 0) + 1
+        if admission is not None:
+            admission.validate("UPDATE", new, old)
         if dry_run or _same(new, old):
             return (new if dry_run else old).copy()
-        written = self._etcd(lambda: self.storage.update(object_key(info, ns, name), old_mod, new))
+        key = object_key(info, ns, name)
+        if should_delete_during_update(new, old):
+            return self._remove(info, key, old_mod, new)
+        written = self._etcd(lambda: self.storage.update(key, old_mod, new))
         if written is None:  # someone wrote between our read and our write
             raise StatusError.conflict(info, name)
         new.metadata["resourceVersion"] = str(written)
@@ -241,23 +343,90 @@ class ObjectStore:
         self._notify("MODIFIED", new)
         return new.copy()
 
-    def delete(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        """Remove an object at once (graceful deletion and finalizers come with the API server).
+    def delete(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        *,
+        options: DeleteOptions | None = None,
+        admission: Admission | None = None,
+    ) -> Obj:
+        """Delete an object as DELETE does (see `delete_object`); the object as last stored."""
+        return self.delete_object(info, name, namespace, options, admission=admission).obj
+
+    def delete_object(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        options: DeleteOptions | None = None,
+        *,
+        admission: Admission | None = None,
+    ) -> Deleted:
+        """DELETE with metav1.DeleteOptions: preconditions, graceful deletion of scheduled
+        pods (deletionTimestamp now + grace; the kubelet finishes the delete), propagation
+        finalizers (Foreground, Orphan), and otherwise removal from etcd at once.
 
         Deleting a Namespace removes what it holds, as the namespace controller would.
         """
+        options = options or DeleteOptions()
         found = self._read(info, name, namespace)
         if found is None:
             raise StatusError.not_found(info, name)
         obj, mod = found
+        check_preconditions(info, obj, options)
+        if admission is not None:
+            admission.mutate("DELETE", None, obj)
+            admission.validate("DELETE", None, obj)
+        key = self._key(info, name, namespace)
+        meta = obj.metadata
+        pending = obj.copy()
+        pmeta = pending.metadata
+        grace = grace_period(obj, options)
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and grace >= int(current):
+            # already going, no sooner than asked: nothing changes
+            if int(current) > 0 or meta.get("finalizers"):
+                return Deleted(obj, False)
+        finalizers = finalizers_for(obj, options.policy())
+        if finalizers != list(meta.get("finalizers") or []):
+            pmeta["finalizers"] = finalizers
+        if grace > 0:
+            pmeta["deletionTimestamp"] = rfc3339(self.epoch_ns + self.clock.now_ns + grace * SECOND)
+            pmeta["deletionGracePeriodSeconds"] = grace
+        elif finalizers:
+            pmeta.setdefault("deletionTimestamp", self.timestamp())
+            pmeta["deletionGracePeriodSeconds"] = 0
+        else:
+            if options.dry_run:
+                return Deleted(obj, True)
+            return Deleted(self._remove(info, key, mod, obj), True)
+        if options.dry_run:
+            return Deleted(pending, False)
+        written = self._etcd(lambda: self.storage.update(key, mod, pending))
+        if written is None:
+            raise StatusError.conflict(info, name)
+        pmeta["resourceVersion"] = str(written)
+        self.trace.emit("apiserver", "update", kind=info.kind, key=pending.key, rv=written)
+        self._notify("MODIFIED", pending)
+        return Deleted(pending.copy(), False)
+
+    def _remove(self, info: KindInfo, key: str, mod: int, obj: Obj) -> Obj:
+        """Take the object out of etcd (compare-and-delete on `mod`)."""
         if info.kind == "Namespace":
             for other in KINDS.values():
                 if other.namespaced:
-                    for item in self.list(other, name):
-                        self.delete(other, item.name, name)
-        deleted = self._etcd(lambda: self.storage.delete(self._key(info, name, namespace), mod))
+                    for item in self.list(other, obj.name):
+                        self.delete(
+                            other,
+                            item.name,
+                            obj.name,
+                            options=DeleteOptions(grace_period_seconds=0),
+                        )
+        deleted = self._etcd(lambda: self.storage.delete(key, mod))
         if deleted is None:
-            raise StatusError.conflict(info, name)
+            raise StatusError.conflict(info, obj.name)
         self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
         gone = obj.copy()
         gone.metadata["resourceVersion"] = str(deleted)  # a DELETED event carries the delete's RV
@@ -279,6 +448,50 @@ class ObjectStore:
         rng = self.seeds.stream("generate-name")
         alphabet = "bcdfghjklmnpqrstvwxz2456789"
         return base[:58] + "".join(rng.choice(alphabet) for _ in range(5))
+
+
+def _finalizer_rules(new: Obj, old: Obj) -> list[FieldError]:
+    """ValidateObjectMetaUpdate's rule: no new finalizer once deletion has begun."""
+    if not old.metadata.get("deletionTimestamp"):
+        return []
+    before = set(old.metadata.get("finalizers") or [])
+    added = [f for f in new.metadata.get("finalizers") or [] if f not in before]
+    if not added:
+        return []
+    return [
+        FieldError.forbidden(
+            "metadata.finalizers", "no new finalizers can be added if the object is being deleted"
+        )
+    ]
+
+
+def _encode_continue(revision: int, start: str) -> str:
+    """storage's continue token: base64url (unpadded) of {"v","rv","start"} as Go encodes it."""
+    body = json.dumps(
+        {"v": "meta.k8s.io/v1", "rv": revision, "start": start}, separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = json.loads(raw)
+    except (ValueError, TypeError):
+        raise StatusError.bad_request("continue key is not valid: illegal base64 data") from None
+    if not isinstance(body, dict) or body.get("v") != "meta.k8s.io/v1":
+        raise StatusError.bad_request(
+            "continue key is not valid: server does not recognize this encoded key"
+        )
+    rv, start = body.get("rv"), body.get("start")
+    if not isinstance(rv, int) or rv <= 0:
+        raise StatusError.bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion "
+            "(version meta.k8s.io/v1)"
+        )
+    if not isinstance(start, str) or not start or ".." in start or start.startswith("/"):
+        raise StatusError.bad_request("continue key is not valid: key is not valid")
+    return rv, start
 
 
 def _same(a: Obj, b: Obj) -> bool:

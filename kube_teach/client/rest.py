@@ -92,10 +92,15 @@ class RESTClient:
         path: str,
         body: Any = None,
         callback: Callable[[Response], None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         """Send a request (after the rate limiter allows it); `callback(response)` on reply,
-        or on timeout with code 0 and body `context deadline exceeded`. Returns its id."""
-        req = Request(next(self._ids), method, path, body, self.credentials, self.user_agent)
+        or on timeout with code 0 and body `context deadline exceeded`. Returns its id.
+        `headers` such as `{"Content-Type": "application/json-patch+json"}` go along."""
+        req = Request(
+            next(self._ids), method, path, body, self.credentials, self.user_agent,
+            dict(headers or {}),
+        )  # fmt: skip
         self._pending[req.id] = _Pending(req, callback or (lambda r: None))
         self._send_limited(req.id)
         return req.id
