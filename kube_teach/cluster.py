@@ -33,6 +33,7 @@ from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from .client.rest import RESTClient
 from .controllers.manager import ControllerManager, ControllersFlagError
+from .etcd import EtcdCluster
 from .kubelet.kubelet import Kubelet
 from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
@@ -127,6 +128,7 @@ class Cluster:
         enable_admission_plugins: Iterable[str] = (),
         disable_admission_plugins: Iterable[str] = (),
         audit_policy: dict[str, Any] | str | None = None,
+        etcd_members: int = 3,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -137,9 +139,17 @@ class Cluster:
         self.trace = Trace(self.clock, limit=trace_limit)
         self.metrics = Metrics(self.clock)
         self.network = Network(self.clock, self.seeds, self.trace)
+        etcd_cluster = None
+        if etcd_members:
+            etcd_cluster = EtcdCluster(
+                etcd_members, seed, network=self.network, seeds=self.seeds, trace=self.trace,
+                quota_backend_bytes=quota_backend_bytes or 2 * 1024**3,
+            )  # fmt: skip
+            etcd_cluster.wait_for_leader()
         self.store = ObjectStore(
-            self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes
-        )
+            self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes,
+            etcd=etcd_cluster,
+        )  # fmt: skip
         enable, disable = list(enable_admission_plugins), list(disable_admission_plugins)
         problems = validate_admission_flags(enable, disable)
         if problems:
@@ -158,19 +168,26 @@ class Cluster:
             admission=AdmissionChain(enabled_plugins(enable, disable)),
             auditor=auditor,
         )  # fmt: skip
-        self.etcd = self.store.etcd  # one local member until the Raft group takes over (#4)
+        self.etcd = self.store.etcd  # the EtcdCluster (or, with etcd_members=0, one local store)
         self.nodes = NodeMap()
-        for ns in INITIAL_NAMESPACES:
-            self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        for ns in INITIAL_NAMESPACES:  # what the serviceaccount-controller made at start-up
-            self.store.create({"apiVersion": "v1", "kind": "ServiceAccount",
-                               "metadata": {"name": "default", "namespace": ns}})  # fmt: skip
-        for obj in (*full_bootstrap_policy(), *controller_manager_bindings()):
-            self.store.create(obj)
+        self.store.create_all(
+            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+             for ns in INITIAL_NAMESPACES]
+        )  # fmt: skip
+        self.store.create_all(
+            [
+                # what the serviceaccount-controller made at start-up
+                *({"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": "default", "namespace": ns}} for ns in INITIAL_NAMESPACES),
+                # kube-apiserver's RBAC bootstrap, and the controller manager's grants
+                *full_bootstrap_policy(),
+                *controller_manager_bindings(),
+            ]
+        )  # fmt: skip
         self._kubectl_host = self.network.add_host("kubectl")
         self._client = RESTClient(
             self._kubectl_host, "apiserver", qps=10**9, burst=10**9, credentials=ADMIN,
-            user_agent="kubectl/v1.34.0 (linux/amd64) kubernetes/v1.34.0", timeout=60,
+            user_agent="kubectl/v1.34.0 (linux/amd64) kubernetes/v1.34.0", timeout=600,
         )  # fmt: skip
         zones = list(zones) or ["zone-a"]
         for i in range(1, nodes + 1):

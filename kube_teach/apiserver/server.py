@@ -11,7 +11,6 @@ watch cache: too old a resourceVersion gets 410 Gone.
 from __future__ import annotations
 
 import copy
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from .audit import AuditContext, Auditor
 from .authn import Authenticator, AuthRequest, ClientCertificate, new_authenticator
 from .authorization import AlwaysAllow
 from .deletion import DeleteOptions
+from .etcd3 import Op
 from .flowcontrol import Dispatch, FlowRequest, MaxInFlight, Queued, Reject
 from .rbac import Decision, forbidden_error
 from .request import Attributes, RequestInfoError, UserInfo, is_long_running, request_info
@@ -83,6 +83,7 @@ class _Admit:
             server.store.epoch_ns + server.clock.now_ns,
         )
         self.warnings: list[str] = []
+        self.quota_updates: list[dict[str, Any]] = []
 
     def _request(self, operation: str, obj: Obj | None, old: Obj | None) -> AdmissionRequest:
         a = self.attrs
@@ -102,9 +103,14 @@ class _Admit:
         req = self._request(operation, obj, old)
         self.server.admission.validate(req, self.ctx)
         self.warnings.extend(req.warnings)
-        for update in self.ctx.quota_updates:
-            self.server.store.update(update, subresource="status")
+        self.quota_updates.extend(self.ctx.quota_updates)
         self.ctx.quota_updates.clear()
+
+    def charge(self) -> Op:
+        """Write the ResourceQuota usage the quota plugin charged (its status update)."""
+        for update in self.quota_updates:
+            yield from self.server.store.update_op(update, subresource="status")
+        self.quota_updates.clear()
 
 
 @dataclass
@@ -144,6 +150,7 @@ class APIServer:
     auditor: Auditor | None = None
     flow_control: Any = None
     cost: CostModel = field(default_factory=CostModel)
+    request_timeout: float = 60.0  # --request-timeout
 
     def __post_init__(self) -> None:
         self.host = self.network.add_host(self.name, self._receive)
@@ -222,14 +229,32 @@ class APIServer:
             return
         if audit is not None and isinstance(req.body, Mapping):
             audit.log_request_object(req.body)
-        try:
-            code, body, items = self._handle(src, req, attrs)
-        except StatusError as err:
-            code, body, items = err.code, err.status, 0
-        if code is not None:
-            self._finish(src, req, attrs, code, body, items, audit)
-        elif audit is not None:
-            audit.response_started(self.clock.now_ns)
+        state = {"timer": None, "over": False}
+
+        def answered(result: tuple[int | None, Any, int] | None, err: StatusError | None) -> None:
+            if state["over"]:
+                return  # the request already timed out; its work may still have landed
+            state["over"] = True
+            if state["timer"] is not None:
+                state["timer"].cancel()
+            code, body, items = (err.code, err.status, 0) if err is not None else result
+            if code is not None:
+                self._finish(src, req, attrs, code, body, items, audit)
+            elif audit is not None:
+                audit.response_started(self.clock.now_ns)
+
+        def timed_out() -> None:
+            if not state["over"]:
+                answered(None, StatusError(
+                    "Timeout", 504, "Timeout: request did not complete within requested "
+                    "timeout - context deadline exceeded", {"retryAfterSeconds": 0}))  # fmt: skip
+
+        if not is_long_running(attrs):
+            state["timer"] = self.host.call_later(self.request_timeout, timed_out)
+        self._drive(self._handle(src, req, attrs), answered)
+
+    def _drive(self, op: Op, done: Callable[[Any, StatusError | None], None]) -> None:
+        self.store.start(op, done)
 
     def _finish(
         self, src: str, req: Request, attrs: Attributes, code: int, body: Any, items: int,
@@ -296,7 +321,7 @@ class APIServer:
         self._running.clear()
 
     # -- REST verbs ------------------------------------------------------------------------------
-    def _handle(self, src: str, req: Request, attrs: Attributes) -> tuple[int | None, Any, int]:
+    def _handle(self, src: str, req: Request, attrs: Attributes) -> Op:
         if not attrs.is_resource_request:
             if attrs.path.split("?")[0] in ("/healthz", "/readyz", "/livez"):
                 return 200, "ok", 0
@@ -309,9 +334,9 @@ class APIServer:
         verb, sub = attrs.verb, attrs.subresource
         dry_run = query.get("dryRun") == "All"
         if verb == "get":
-            return 200, self.store.get(info, attrs.name, ns), 1
+            return 200, (yield from self.store.get_op(info, attrs.name, ns)), 1
         if verb == "list":
-            return self._list(info, ns, query)
+            return (yield from self._list(info, ns, query))
         if verb == "watch":
             if query.get("continue") or query.get("limit"):
                 pass  # ignored on watches, as upstream
@@ -323,22 +348,35 @@ class APIServer:
         admit = _Admit(self, attrs, info, dry_run) if self.admission is not None else None
         body = copy.deepcopy(req.body) if isinstance(req.body, dict) else req.body
         if verb == "create" and sub == "binding":
-            return 201, self._bind(info, attrs.name, ns, body), 1
+            return 201, (yield from self._bind(info, attrs.name, ns, body)), 1
         if verb == "create":
             self._check_body(body, info, attrs)
-            return 201, self.store.create(body, dry_run=dry_run, admission=admit), 1
+            created = yield from self.store.create_op(body, dry_run=dry_run, admission=admit)
+            if admit is not None and not dry_run:
+                yield from admit.charge()
+            return 201, created, 1
         if verb == "update":
             self._check_body(body, info, attrs)
-            return 200, self.store.update(body, subresource=sub or None, dry_run=dry_run,
-                                          admission=admit), 1  # fmt: skip
+            op = self.store.update_op(
+                body, subresource=sub or None, dry_run=dry_run, admission=admit
+            )
+            written = yield from op
+            if admit is not None and not dry_run:
+                yield from admit.charge()
+            return 200, written, 1
         if verb == "patch":
-            live = self.store.get(info, attrs.name, ns)
+            live = yield from self.store.get_op(info, attrs.name, ns)
             patched = self._patch(info, live, body, req.headers.get("Content-Type", MERGE_PATCH))
-            return 200, self.store.update(patched, subresource=sub or None, dry_run=dry_run,
-                                          admission=admit), 1  # fmt: skip
+            op = self.store.update_op(
+                patched, subresource=sub or None, dry_run=dry_run, admission=admit
+            )
+            written = yield from op
+            if admit is not None and not dry_run:
+                yield from admit.charge()
+            return 200, written, 1
         if verb == "delete":
             options = DeleteOptions.parse(body, query)
-            result = self.store.delete_object(info, attrs.name, ns, options, admission=admit)
+            result = yield from self.store.delete_op(info, attrs.name, ns, options, admission=admit)
             explicit = options.orphan_dependents is False
             return (202 if explicit and not result.gone else 200), result.obj, 1
         raise StatusError(
@@ -347,7 +385,7 @@ class APIServer:
             "the server does not allow this method on the requested resource",
         )
 
-    def _list(self, info: KindInfo, ns: str | None, query: dict[str, str]) -> tuple[int, Any, int]:
+    def _list(self, info: KindInfo, ns: str | None, query: dict[str, str]) -> Op:
         limit = 0
         if query.get("limit"):
             try:
@@ -361,7 +399,7 @@ class APIServer:
             raise StatusError.bad_request(
                 "specifying resource version is not allowed when using continue"
             )
-        page = self.store.list_page(
+        page = yield from self.store.list_op(
             info, ns, query.get("labelSelector"), query.get("fieldSelector"),
             limit=limit, continue_token=token,
         )  # fmt: skip
@@ -425,12 +463,12 @@ class APIServer:
                 f"({meta['name']}) does not match the name on the URL ({attrs.name})"
             )
 
-    def _bind(self, info: KindInfo, name: str, ns: str | None, binding: Any) -> dict[str, Any]:
+    def _bind(self, info: KindInfo, name: str, ns: str | None, binding: Any) -> Op:
         """pods/binding: set spec.nodeName once, as the Binding REST storage does."""
         if not isinstance(binding, dict):
             raise StatusError.bad_request("the body of the request was in an unknown format")
         target = binding.get("target") or {}
-        pod = self.store.get(info, name, ns)
+        pod = yield from self.store.get_op(info, name, ns)
         if pod.metadata.get("deletionTimestamp"):
             raise StatusError("Conflict", 409,
                               f'Operation cannot be fulfilled on pods/binding "{name}": pod '
@@ -447,7 +485,7 @@ class APIServer:
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                            "lastTransitionTime": self.store.timestamp()})  # fmt: skip
         pod["status"]["conditions"] = conditions
-        self.store.update(pod, internal=True)
+        yield from self.store.update_op(pod, internal=True)
         return {
             "kind": "Status",
             "apiVersion": "v1",
@@ -483,10 +521,4 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def watch_timeout(client: str, resource: str, n: int) -> int:
-    """Seconds a client-go reflector asks a watch to last: spread over [300, 600) as its
-    random `timeoutSeconds` is, but derived from names so that runs stay reproducible."""
-    return 300 + zlib.crc32(f"{client}/{resource}/{n}".encode()) % 300
-
-
-__all__ = ["WATCH_WINDOW", "APIServer", "CostModel", "auth_request", "watch_timeout"]
+__all__ = ["WATCH_WINDOW", "APIServer", "CostModel", "auth_request"]

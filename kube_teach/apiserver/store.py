@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..api.defaults import apply_defaults
 from ..api.errors import FieldError, StatusError
@@ -24,9 +24,9 @@ from ..api.objects import Obj
 from ..api.schema import decode_error_message, structural_errors
 from ..api.selectors import LabelSelector, parse_field_selector, parse_selector
 from ..api.validation import validate, validate_update
-from ..etcd.mvcc import MVCCStore
 from ..sim import Clock, Seeds, Trace
 from ..sim.duration import SECOND
+from .backends import LocalEtcd, RaftEtcd
 from .deletion import (
     DeleteOptions,
     check_preconditions,
@@ -34,7 +34,7 @@ from .deletion import (
     grace_period,
     should_delete_during_update,
 )
-from .etcd3 import Etcd3Storage, StorageError, object_key, resource_prefix
+from .etcd3 import PREFIX, Etcd3Storage, Op, StorageError, object_key, resource_prefix
 
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # Kinds whose status is set only through the status subresource: create and update drop it.
@@ -42,6 +42,9 @@ _STATUS_SUBRESOURCE = {
     "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "HorizontalPodAutoscaler",
     "PodDisruptionBudget", "Node", "Service", "Namespace", "ResourceQuota",
 }  # fmt: skip
+if TYPE_CHECKING:
+    from ..etcd import EtcdCluster
+
 Listener = Callable[[str, Obj], None]
 CONTINUE_TOO_OLD = (
     "The provided continue parameter is too old to display a consistent list result. You can "
@@ -87,7 +90,15 @@ def rfc3339(epoch_ns: int) -> str:
 
 
 class ObjectStore:
-    """All objects of the cluster, keyed by kind, namespace and name."""
+    """All objects of the cluster, keyed by kind, namespace and name.
+
+    By default etcd is one local member (answers at once); `etcd=EtcdCluster(...)` puts the
+    objects in a Raft group instead. Every operation exists twice: `create_op(...)` and friends
+    are generators of etcd requests that the API server drives asynchronously over the
+    network; `create(...)` and friends drive them synchronously (with a Raft group: reads from
+    one member's own state, writes by running the clock until committed), for bootstrap,
+    tests and learners' inspection.
+    """
 
     def __init__(
         self,
@@ -97,18 +108,28 @@ class ObjectStore:
         epoch_ns: int,
         *,
         quota_backend_bytes: int = 0,
+        etcd: EtcdCluster | None = None,
     ) -> None:
         self.clock = clock
         self.seeds = seeds
         self.trace = trace
         self.epoch_ns = epoch_ns
-        self.etcd = MVCCStore(quota_backend_bytes=quota_backend_bytes)
-        self.storage = Etcd3Storage(lambda request: self.etcd.handle(request, self.clock.now_ns))
+        self.backend: LocalEtcd | RaftEtcd
+        if etcd is None:
+            self.backend = LocalEtcd(clock, quota_backend_bytes)
+            self.etcd: Any = self.backend.mvcc
+        else:
+            self.backend = RaftEtcd(etcd)
+            self.etcd = etcd
+        self.storage = Etcd3Storage(self.backend.handle)
         self._listeners: list[Listener] = []
+        self._etcd_watch: Any = None
+        if isinstance(self.backend, RaftEtcd):
+            self._etcd_watch = self.backend.watch(PREFIX + "/", 0, self._etcd_events)
 
     @property
     def revision(self) -> int:
-        """etcd's current revision: every successful write moves it on by one."""
+        """etcd's current revision as far as this API server has seen it."""
         return self.storage.revision
 
     # -- helpers -------------------------------------------------------------------------------
@@ -123,6 +144,80 @@ class ObjectStore:
         for fn in self._listeners:
             fn(event, obj.copy())
 
+    def _written(self, event: str, obj: Obj) -> None:
+        """A write of ours succeeded: with a local etcd, tell the watchers now; a Raft group
+        tells them through its watch (so every API server replica hears every write)."""
+        if self.backend.local:
+            self._notify(event, obj)
+
+    def _etcd_events(self, response: dict[str, Any]) -> None:
+        for event in response.get("events") or ():
+            kv = event.get("kv") or {}
+            rev = int(kv.get("mod_revision") or 0)
+            self.storage.revision = max(self.storage.revision, rev)
+            if event.get("type") == "DELETE":
+                prev = event.get("prev_kv")
+                if not prev:
+                    continue
+                obj = Obj(Etcd3Storage.decode(prev).obj)
+                obj.metadata["resourceVersion"] = str(rev)
+                self._notify("DELETED", obj)
+            else:
+                obj = Obj(Etcd3Storage.decode(kv).obj)
+                self._notify("ADDED" if int(kv.get("version") or 0) == 1 else "MODIFIED", obj)
+
+    def run(self, op: Op) -> Any:
+        """Drive one operation synchronously; etcd's errors come out as the API server passes
+        them on: a 500 whose reason is unknown (`Error from server: <etcd's text>`)."""
+        try:
+            return self.storage.run(op)
+        except StorageError as err:
+            raise StatusError("", 500, err.message) from None
+
+    def start(self, op: Op, done: Callable[[Any, StatusError | None], None]) -> None:
+        """Run an operation asynchronously: its etcd requests go to the backend (answered at
+        once by a local etcd, over the network by a Raft group) and `done(result, error)` gets
+        the outcome. Anything unexpected becomes a 500, as kube-apiserver's panic-recovery
+        filter answers."""
+        backend = self.backend
+
+        def step(response: Any, first: bool = False) -> None:
+            while True:
+                try:
+                    request = next(op) if first else op.send(response)
+                except StopIteration as stop:
+                    done(stop.value, None)
+                    return
+                except StatusError as err:
+                    done(None, err)
+                    return
+                except StorageError as err:
+                    done(None, StatusError("", 500, err.message))
+                    return
+                except Exception as err:  # noqa: BLE001 - the panic-recovery filter
+                    done(None, StatusError.internal(f"{type(err).__name__}: {err}"))
+                    return
+                first = False
+                if not backend.local:
+                    backend.call(request, step)
+                    return
+                response = backend.handle(request)
+
+        step(None, first=True)
+
+    def create_all(self, objs: list[dict[str, Any]]) -> list[Obj]:
+        """Create many objects at once, their writes in flight together (a start-up's
+        bootstrap); the first error is raised after all have finished."""
+        results: list[tuple[Any, StatusError | None]] = []
+        for obj in objs:
+            self.start(self.create_op(obj), lambda r, e: results.append((r, e)))
+        if len(results) < len(objs):
+            self.clock.run_until(lambda: len(results) == len(objs), timeout=3600)
+        for _, err in results:
+            if err is not None:
+                raise err
+        return [r for r, _ in results]
+
     @staticmethod
     def _scope(info: KindInfo, namespace: str | None) -> str:
         return (namespace or "default") if info.namespaced else ""
@@ -131,18 +226,21 @@ class ObjectStore:
     def _key(self, info: KindInfo, name: str, namespace: str | None) -> str:
         return object_key(info, self._scope(info, namespace), name)
 
-    def _read(self, info: KindInfo, name: str, namespace: str | None) -> tuple[Obj, int] | None:
-        stored = self._etcd(lambda: self.storage.get(self._key(info, name, namespace)))
+    def _read_op(self, info: KindInfo, name: str, namespace: str | None) -> Op:
+        stored = yield from self.storage.get(self._key(info, name, namespace))
         return None if stored is None else (Obj(stored.obj), stored.mod_revision)
 
-    def get(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        found = self._read(info, name, namespace)
+    def get_op(self, info: KindInfo, name: str, namespace: str | None = None) -> Op:
+        found = yield from self._read_op(info, name, namespace)
         if found is None:
             raise StatusError.not_found(info, name)
         return found[0]
 
+    def get(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
+        return self.run(self.get_op(info, name, namespace))
+
     def exists(self, info: KindInfo, name: str, namespace: str | None = None) -> bool:
-        return self._read(info, name, namespace) is not None
+        return self.run(self._read_op(info, name, namespace)) is not None
 
     def list(
         self,
@@ -155,7 +253,7 @@ class ObjectStore:
         returns them. `namespace=None` lists every namespace. Selectors take kubectl's string
         syntax or, for labels, the metav1 LabelSelector dict form.
         """
-        return self.list_page(info, namespace, label_selector, field_selector).items
+        return self.run(self.list_op(info, namespace, label_selector, field_selector)).items
 
     def list_page(
         self,
@@ -167,9 +265,25 @@ class ObjectStore:
         limit: int = 0,
         continue_token: str = "",
     ) -> Page:
-        """A list in chunks, as `?limit=&continue=` asks: every chunk is read at the first
-        chunk's revision, so the pages together are one consistent list; once that revision
-        is compacted, going on is 410 Gone."""
+        """A list in chunks, as `?limit=&continue=` asks (see `list_op`)."""
+        op = self.list_op(
+            info, namespace, label_selector, field_selector, limit=limit,
+            continue_token=continue_token,
+        )  # fmt: skip
+        return self.run(op)
+
+    def list_op(
+        self,
+        info: KindInfo,
+        namespace: str | None = None,
+        label_selector: str | dict[str, Any] | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Op:
+        """Every chunk is read at the first chunk's revision, so the pages together are one
+        consistent list; once that revision is compacted, going on is 410 Gone."""
         if isinstance(label_selector, dict):
             labels = LabelSelector.from_dict(label_selector)
         else:
@@ -185,11 +299,11 @@ class ObjectStore:
             if not start.startswith(prefix):
                 raise StatusError.bad_request("continue key is not valid: key is out of range")
         try:
-            stored, rv = self.storage.list(prefix, start=start, revision=revision)
+            stored, rv = yield from self.storage.list(prefix, start=start, revision=revision)
         except StorageError as err:
             if continue_token and "compacted" in err.message:
                 raise StatusError.gone(CONTINUE_TOO_OLD) from None
-            raise StatusError("", 500, err.message) from None
+            raise
         out: list[Obj] = []
         for i, item in enumerate(stored):
             obj = Obj(item.obj)
@@ -204,24 +318,59 @@ class ObjectStore:
 
     def count(self) -> dict[str, int]:
         """How many objects of each kind are stored, for kinds that have any."""
-        counts = {
-            k: self._etcd(lambda i=i: self.storage.count(resource_prefix(i)))
-            for k, i in KINDS.items()
-        }
+        counts = {k: self.run(self.storage.count(resource_prefix(i))) for k, i in KINDS.items()}
         return {k: v for k, v in counts.items() if v}
 
-    def _etcd(self, call: Callable[[], Any]) -> Any:
-        """Run a storage call; an etcd error reaches the client as the API server passes it on:
-        a 500 whose reason is unknown, so kubectl prints `Error from server: <etcd's text>`."""
-        try:
-            return call()
-        except StorageError as err:
-            raise StatusError("", 500, err.message) from None
-
-    # -- writes --------------------------------------------------------------------------------
+    # -- writes, synchronously -----------------------------------------------------------------
     def create(
         self, obj: dict[str, Any], *, dry_run: bool = False, admission: Admission | None = None
     ) -> Obj:
+        """Admit a new object: default, mutating admission, validate, validating admission,
+        then store with fresh metadata."""
+        return self.run(self.create_op(obj, dry_run=dry_run, admission=admission))
+
+    def update(
+        self,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        internal: bool = False,
+        admission: Admission | None = None,
+    ) -> Obj:
+        """Replace an object (see `update_op`)."""
+        op = self.update_op(
+            obj, subresource=subresource, dry_run=dry_run, internal=internal, admission=admission
+        )
+        return self.run(op)
+
+    def delete(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        *,
+        options: DeleteOptions | None = None,
+        admission: Admission | None = None,
+    ) -> Obj:
+        """Delete an object as DELETE does (see `delete_op`); the object as last stored."""
+        return self.run(self.delete_op(info, name, namespace, options, admission=admission)).obj
+
+    def delete_object(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        options: DeleteOptions | None = None,
+        *,
+        admission: Admission | None = None,
+    ) -> Deleted:
+        return self.run(self.delete_op(info, name, namespace, options, admission=admission))
+
+    # -- writes, as generators of etcd requests --------------------------------------------------------------------------------
+    def create_op(
+        self, obj: dict[str, Any], *, dry_run: bool = False, admission: Admission | None = None
+    ) -> Op:
         """Admit a new object: default, mutating admission, validate, validating admission,
         then store with fresh metadata."""
         info = KINDS[obj["kind"]]
@@ -243,12 +392,16 @@ class ObjectStore:
             meta["name"] = self._generate_name(meta["generateName"])
         self._check(info, new, validate(new, default=False))  # defaulted above
         ns, name = meta.get("namespace", ""), meta["name"]
-        if admission is None and info.namespaced and not self.exists(KINDS["Namespace"], ns):
+        if (
+            admission is None
+            and info.namespaced
+            and (yield from self._read_op(KINDS["Namespace"], ns, None)) is None
+        ):
             raise StatusError.not_found(KINDS["Namespace"], ns)
         if admission is not None:
             admission.validate("CREATE", new, None)
         if dry_run:
-            if self.exists(info, name, ns):
+            if (yield from self._read_op(info, name, ns)) is not None:
                 raise StatusError.already_exists(info, name)
             return new
         if info.kind in _STATUS_SUBRESOURCE:
@@ -267,15 +420,15 @@ class ObjectStore:
         meta["creationTimestamp"] = self.timestamp()
         key = object_key(info, ns, name)
         meta["uid"] = self.seeds.uid()  # drawn before storage, as BeforeCreate does upstream
-        rv = self._etcd(lambda: self.storage.create(key, new))
+        rv = yield from self.storage.create(key, new)
         if rv is None:
             raise StatusError.already_exists(info, name)
         meta["resourceVersion"] = str(rv)
         self.trace.emit("apiserver", "create", kind=info.kind, key=new.key, rv=rv)
-        self._notify("ADDED", new)
+        self._written("ADDED", new)
         return new.copy()
 
-    def update(
+    def update_op(
         self,
         obj: dict[str, Any],
         *,
@@ -283,7 +436,7 @@ class ObjectStore:
         dry_run: bool = False,
         internal: bool = False,
         admission: Admission | None = None,
-    ) -> Obj:
+    ) -> Op:
         """Replace an object; a stale `resourceVersion` gets 409 Conflict, as upstream.
 
         With `subresource="status"` only the status changes; otherwise status is kept as
@@ -295,7 +448,7 @@ class ObjectStore:
         info = KINDS[obj["kind"]]
         meta = obj.get("metadata") or {}
         ns, name = self._scope(info, meta.get("namespace")), meta.get("name", "")
-        found = self._read(info, name, ns)
+        found = yield from self._read_op(info, name, ns)
         if found is None:
             raise StatusError.not_found(info, name)
         old, old_mod = found
@@ -334,28 +487,16 @@ class ObjectStore:
             return (new if dry_run else old).copy()
         key = object_key(info, ns, name)
         if should_delete_during_update(new, old):
-            return self._remove(info, key, old_mod, new)
-        written = self._etcd(lambda: self.storage.update(key, old_mod, new))
+            return (yield from self._remove_op(info, key, old_mod, new))
+        written = yield from self.storage.update(key, old_mod, new)
         if written is None:  # someone wrote between our read and our write
             raise StatusError.conflict(info, name)
         new.metadata["resourceVersion"] = str(written)
         self.trace.emit("apiserver", "update", kind=info.kind, key=new.key, rv=written)
-        self._notify("MODIFIED", new)
+        self._written("MODIFIED", new)
         return new.copy()
 
-    def delete(
-        self,
-        info: KindInfo,
-        name: str,
-        namespace: str | None = None,
-        *,
-        options: DeleteOptions | None = None,
-        admission: Admission | None = None,
-    ) -> Obj:
-        """Delete an object as DELETE does (see `delete_object`); the object as last stored."""
-        return self.delete_object(info, name, namespace, options, admission=admission).obj
-
-    def delete_object(
+    def delete_op(
         self,
         info: KindInfo,
         name: str,
@@ -363,7 +504,7 @@ class ObjectStore:
         options: DeleteOptions | None = None,
         *,
         admission: Admission | None = None,
-    ) -> Deleted:
+    ) -> Op:
         """DELETE with metav1.DeleteOptions: preconditions, graceful deletion of scheduled
         pods (deletionTimestamp now + grace; the kubelet finishes the delete), propagation
         finalizers (Foreground, Orphan), and otherwise removal from etcd at once.
@@ -371,7 +512,7 @@ class ObjectStore:
         Deleting a Namespace removes what it holds, as the namespace controller would.
         """
         options = options or DeleteOptions()
-        found = self._read(info, name, namespace)
+        found = yield from self._read_op(info, name, namespace)
         if found is None:
             raise StatusError.not_found(info, name)
         obj, mod = found
@@ -401,36 +542,33 @@ class ObjectStore:
         else:
             if options.dry_run:
                 return Deleted(obj, True)
-            return Deleted(self._remove(info, key, mod, obj), True)
+            return Deleted((yield from self._remove_op(info, key, mod, obj)), True)
         if options.dry_run:
             return Deleted(pending, False)
-        written = self._etcd(lambda: self.storage.update(key, mod, pending))
+        written = yield from self.storage.update(key, mod, pending)
         if written is None:
             raise StatusError.conflict(info, name)
         pmeta["resourceVersion"] = str(written)
         self.trace.emit("apiserver", "update", kind=info.kind, key=pending.key, rv=written)
-        self._notify("MODIFIED", pending)
+        self._written("MODIFIED", pending)
         return Deleted(pending.copy(), False)
 
-    def _remove(self, info: KindInfo, key: str, mod: int, obj: Obj) -> Obj:
+    def _remove_op(self, info: KindInfo, key: str, mod: int, obj: Obj) -> Op:
         """Take the object out of etcd (compare-and-delete on `mod`)."""
         if info.kind == "Namespace":
+            now = DeleteOptions(grace_period_seconds=0)
             for other in KINDS.values():
                 if other.namespaced:
-                    for item in self.list(other, obj.name):
-                        self.delete(
-                            other,
-                            item.name,
-                            obj.name,
-                            options=DeleteOptions(grace_period_seconds=0),
-                        )
-        deleted = self._etcd(lambda: self.storage.delete(key, mod))
+                    page = yield from self.list_op(other, obj.name)
+                    for item in page.items:
+                        yield from self.delete_op(other, item.name, obj.name, now)
+        deleted = yield from self.storage.delete(key, mod)
         if deleted is None:
             raise StatusError.conflict(info, obj.name)
         self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
         gone = obj.copy()
         gone.metadata["resourceVersion"] = str(deleted)  # a DELETED event carries the delete's RV
-        self._notify("DELETED", gone)
+        self._written("DELETED", gone)
         return obj.copy()
 
     # -- internals -----------------------------------------------------------------------------
