@@ -3,9 +3,11 @@ one scheduling cycle for one pod and explains every verdict and score.
 
     from kube_teach.scheduler import evaluate
     evaluate(pod, nodes, pods).selected
+    explorer([pod, other], nodes, pods)     # a pod menu over the same table, for notebooks
 """
 
 from .evaluate import Evaluation, FilterResult, PluginScore, evaluate
+from .explorer import SchedulingExplorer, explorer, place
 from .framework import (
     Code,
     CycleState,
@@ -33,10 +35,13 @@ __all__ = [
     "PodInfo",
     "Profile",
     "SchedulerError",
+    "SchedulingExplorer",
     "Snapshot",
     "Status",
     "build_profile",
     "evaluate",
+    "explorer",
     "num_feasible_nodes_to_find",
+    "place",
     "select_host",
 ]

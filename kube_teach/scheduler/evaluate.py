@@ -256,6 +256,10 @@ def _as_objects(source: Any) -> list[Mapping[str, Any]]:
     return out
 
 
+def _with_kind(source: Any, kind: str) -> list[Mapping[str, Any]]:
+    return [o if o.get("kind") else {**o, "kind": kind} for o in _as_objects(source)]
+
+
 def _pick_profile(
     profile: Profile | Mapping[str, Any] | None, pod: PodInfo, plugins: Mapping[str, type] | None
 ) -> tuple[Profile, int | None]:
@@ -292,6 +296,8 @@ def evaluate(
     rng: random.Random | None = None,
     plugins: Mapping[str, type] | None = None,
     start_index: int = 0,
+    pvcs: Iterable[Mapping[str, Any]] | str = (),
+    pvs: Iterable[Mapping[str, Any]] | str = (),
 ) -> Evaluation:
     """Run one scheduling cycle for `pod` and explain it.
 
@@ -303,7 +309,9 @@ def evaluate(
     KubeSchedulerConfiguration, whose profile for the pod's schedulerName is used), merged with
     the default profile as upstream merges it; None means the default profile. `objects` adds
     Namespaces, Services, ReplicaSets, StatefulSets, ReplicationControllers and
-    PodDisruptionBudgets for the plugins that read them. `rng` breaks ties among top-scoring
+    PodDisruptionBudgets for the plugins that read them, and StorageClasses and CSINodes for
+    the volume plugins; `pvcs` and `pvs` are the PersistentVolumeClaims and PersistentVolumes
+    (they may also come in `objects`). `rng` breaks ties among top-scoring
     nodes and picks preemption's starting node (default: `random.Random(0)`). `plugins` adds
     out-of-tree plugin classes by name. `start_index` is where the round-robin node search
     starts (the result's `next_start_index` continues it).
@@ -315,11 +323,13 @@ def evaluate(
         pod = load(pod)[0]
     pi = PodInfo(pod)
     if isinstance(nodes, Snapshot):
-        if _as_objects(pods) or _as_objects(objects):
+        if any(_as_objects(x) for x in (pods, objects, pvcs, pvs)):
             raise SchedulerError("give pods and objects to the Snapshot, not to evaluate")
         snapshot = nodes
     else:
-        snapshot = Snapshot(_as_objects(nodes), _as_objects(pods), _as_objects(objects))
+        extra = [*_as_objects(objects), *_with_kind(pvcs, "PersistentVolumeClaim"),
+                 *_with_kind(pvs, "PersistentVolume")]  # fmt: skip
+        snapshot = Snapshot(_as_objects(nodes), _as_objects(pods), extra)
     prof, percentage = _pick_profile(profile, pi, plugins)
     rng = rng if rng is not None else random.Random(0)
     ev = Evaluation(pod=pi.full_name, profile=prof.scheduler_name, num_all_nodes=len(snapshot))

@@ -35,6 +35,10 @@ ASSIGNED_POD_LABEL = "AssignedPodUpdate:UpdatePodLabel"
 ASSIGNED_POD_SCALE_DOWN = "AssignedPodUpdate:UpdatePodScaleDown"
 ASSIGNED_POD_DELETE = "AssignedPodDelete"
 UNSCHEDULED_POD_UPDATE = "UnscheduledPodUpdate"
+PVC_ADD = "PersistentVolumeClaimAdd"
+PVC_UPDATE = "PersistentVolumeClaimUpdate"
+PV_ADD = "PersistentVolumeAdd"
+PV_UPDATE = "PersistentVolumeUpdate"
 FORCE_ACTIVATE = "ForceActivate"  # unschedulable too long (UnschedulableTimeout)
 
 # EventsToRegister of the in-tree plugins (v1.34). A plugin missing here (a learner's own)
@@ -56,10 +60,10 @@ EVENTS_TO_REGISTER: dict[str, frozenset[str]] = {
             UNSCHEDULED_POD_UPDATE,
         }
     ),  # fmt: skip
-    "VolumeRestrictions": frozenset({ASSIGNED_POD_DELETE}),
-    "NodeVolumeLimits": frozenset({NODE_ADD, ASSIGNED_POD_DELETE}),
-    "VolumeBinding": frozenset(_NODE_ANY),
-    "VolumeZone": frozenset({NODE_ADD, NODE_LABEL}),
+    "VolumeRestrictions": frozenset({ASSIGNED_POD_DELETE, PVC_ADD}),
+    "NodeVolumeLimits": frozenset({NODE_ADD, ASSIGNED_POD_DELETE, PVC_ADD}),
+    "VolumeBinding": frozenset({*_NODE_ANY, PVC_ADD, PVC_UPDATE, PV_ADD, PV_UPDATE}),
+    "VolumeZone": frozenset({NODE_ADD, NODE_LABEL, PVC_ADD, PVC_UPDATE, PV_ADD, PV_UPDATE}),
     "PodTopologySpread": frozenset(
         {
             NODE_ADD,

@@ -7,10 +7,11 @@ weights, merged with a user's profile exactly as upstream merges it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .framework import Profile
+from .framework import Profile, SchedulerError
 from .plugins.default_binder import DefaultBinder
 from .plugins.default_preemption import DefaultPreemption
 from .plugins.dynamic_resources import DynamicResources
@@ -97,6 +98,33 @@ def build_profile(
     registry = dict(IN_TREE)
     registry.update(plugins or {})
     return Profile.build(config, registry, DEFAULT_PLUGINS)
+
+
+def build_profiles(
+    config: Mapping[str, Any] | None, registered: Mapping[str, tuple[type, int]] | None = None
+) -> dict[str, Profile]:
+    """The profiles of a KubeSchedulerConfiguration dict by scheduler name; `registered` adds
+    out-of-tree plugins (name -> (class, score weight)) to every profile's multiPoint. The
+    global percentageOfNodesToScore applies where a profile sets none."""
+    config = config or {}
+    registered = registered or {}
+    classes = {n: cls for n, (cls, _) in registered.items()}
+    extra = [{"name": n, "weight": w} for n, (_, w) in registered.items()]
+    out: dict[str, Profile] = {}
+    for raw in config.get("profiles") or [{}]:
+        prof_config = copy.deepcopy(dict(raw))
+        if extra:
+            multi = prof_config.setdefault("plugins", {}).setdefault("multiPoint", {})
+            multi["enabled"] = [*(multi.get("enabled") or ()), *copy.deepcopy(extra)]
+        profile = build_profile(prof_config, classes)
+        if profile.percentage_of_nodes_to_score is None:
+            profile.percentage_of_nodes_to_score = config.get("percentageOfNodesToScore")
+        if profile.scheduler_name in out:
+            raise SchedulerError(
+                f'duplicate profile with scheduler name "{profile.scheduler_name}"'
+            )
+        out[profile.scheduler_name] = profile
+    return out
 
 
 DEFAULT_PROFILE: Profile = build_profile()

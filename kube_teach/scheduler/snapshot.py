@@ -96,12 +96,14 @@ class HasTerm:
 
 
 _TERMINAL_PHASES = ("Succeeded", "Failed")
+_BY_NAME = {"PersistentVolume": "pvs", "StorageClass": "storage_classes", "CSINode": "csi_nodes"}
 
 
 class Snapshot:
     """The cluster as one scheduling cycle sees it: nodes in a fixed order with their bound pods,
     pods nominated to nodes by preemption, and the objects some plugins read (Namespaces,
-    Services, ReplicaSets, StatefulSets, ReplicationControllers, PodDisruptionBudgets).
+    Services, ReplicaSets, StatefulSets, ReplicationControllers, PodDisruptionBudgets,
+    PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes).
 
     Built from plain Kubernetes dicts. Pods with spec.nodeName are bound; pods with only
     status.nominatedNodeName are nominated; terminal pods are left out, as the scheduler's pod
@@ -131,6 +133,11 @@ class Snapshot:
         self.stateful_sets: list[Mapping[str, Any]] = []
         self.replication_controllers: list[Mapping[str, Any]] = []
         self.pdbs: list[Mapping[str, Any]] = []
+        # What the volume plugins read (their listers upstream).
+        self.pvcs: dict[tuple[str, str], Mapping[str, Any]] = {}  # (namespace, name) -> PVC
+        self.pvs: dict[str, Mapping[str, Any]] = {}
+        self.storage_classes: dict[str, Mapping[str, Any]] = {}
+        self.csi_nodes: dict[str, Mapping[str, Any]] = {}
         for obj in objects:
             self._add_object(obj)
         self.nominated: dict[str, list[PodInfo]] = {}
@@ -172,6 +179,12 @@ class Snapshot:
             self.replication_controllers.append(obj)
         elif kind == "PodDisruptionBudget":
             self.pdbs.append(obj)
+        elif kind == "PersistentVolumeClaim":
+            meta = obj.get("metadata") or {}
+            key = (meta.get("namespace") or "default", meta.get("name") or "")
+            self.pvcs[key] = obj
+        elif kind in _BY_NAME:
+            getattr(self, _BY_NAME[kind])[(obj.get("metadata") or {}).get("name") or ""] = obj
 
     def _build_images(self) -> None:
         # createImageExistenceMap: how many nodes have each image name.
@@ -226,6 +239,17 @@ class Snapshot:
 
     def namespaces_matching(self, selector: Selector) -> list[str]:
         return sorted(name for name, labels in self.namespaces.items() if selector.matches(labels))
+
+    def is_pvc_used_by_pods(self, namespace: str, claim: str) -> bool:
+        """Whether a bound pod mounts the claim (StorageInfos().IsPVCUsedByPods)."""
+        for ni in self.node_infos:
+            for pi in ni.pods:
+                if pi.namespace != namespace:
+                    continue
+                for v in pi.spec.get("volumes") or ():
+                    if ((v or {}).get("persistentVolumeClaim") or {}).get("claimName") == claim:
+                        return True
+        return False
 
     def nominated_pods_for_node(self, name: str) -> list[PodInfo]:
         return self.nominated.get(name, [])

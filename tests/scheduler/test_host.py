@@ -398,3 +398,30 @@ def test_with_leader_election_only_the_lease_holder_schedules():
     assert standby.leading
     w.add_pod("later")
     w.run_until_bound("later", timeout=5)
+
+
+def test_a_pod_follows_its_volume_to_its_zone_and_waits_for_a_missing_claim():
+    w = World()
+    w.store.create({"apiVersion": "v1", "kind": "PersistentVolume",
+                    "metadata": {"name": "pv-b", "labels": {"topology.kubernetes.io/zone": "zone-b"}},
+                    "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                             "hostPath": {"path": "/data"}}})  # fmt: skip
+    w.add_pod("db", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}])
+    w.clock.run(2)
+    assert w.node_of("db") is None
+    assert w.events("db")[-1][1:] == (
+        "FailedScheduling",
+        '0/3 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/3 nodes '
+        "are available: 3 Preemption is not helpful for scheduling.",
+    )
+    assert w.scheduler.pending_pods()["unschedulable"] == ["default/db"]
+    w.store.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data", "namespace": "default",
+                                 "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pv-b",
+                             "storageClassName": "", "resources": {"requests": {"storage": "1Gi"}}}})  # fmt: skip
+    t0 = w.clock.now
+    assert w.run_until_bound("db") - t0 < 2  # the claim's add event requeues it after backoff
+    assert w.node_of("db") == "node-2"
+    ev = w.scheduler.explain("db")
+    assert ev.filters["node-1"].reason == "node(s) had no available volume zone"
