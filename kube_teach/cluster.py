@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +29,8 @@ from .apiserver.admission import (
 )
 from .apiserver.audit import Auditor, LogBackend, MemoryFS
 from .apiserver.authorization import ModeAuthorizer
+from .apiserver.ipallocator import kubernetes_service_ip
+from .apiserver.loadbalancer import LoadBalancer
 from .apiserver.rbac_bootstrap import controller_manager_bindings, full_bootstrap_policy
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
@@ -108,6 +111,14 @@ class Cluster:
     `controllers` is kube-controller-manager's `--controllers`: `["*"]` runs the default set,
     `["*", "-replicaset-controller"]` all but one, `[]` none. `scheduler` runs kube-scheduler
     (True: the default profile; a KubeSchedulerConfiguration dict: those profiles; False: none).
+
+    The control plane: `etcd_members` etcd members in one Raft group (`cluster.etcd`; 0 keeps
+    the objects in a single local store, faster, without Raft), `apiservers` kube-apiserver
+    replicas (more than one: behind an HAProxy-like `cluster.lb`), each with
+    `--authorization-mode` `authorization_mode`, the default admission plugins changed by
+    `enable_admission_plugins` / `disable_admission_plugins`, and auditing when an
+    `audit_policy` (audit.k8s.io/v1 Policy, dict or YAML) is given (`cluster.audit_log()`).
+    Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
     """
 
     def __init__(
@@ -129,6 +140,7 @@ class Cluster:
         disable_admission_plugins: Iterable[str] = (),
         audit_policy: dict[str, Any] | str | None = None,
         etcd_members: int = 3,
+        apiservers: int = 1,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -162,12 +174,21 @@ class Cluster:
             backend = LogBackend(self.audit_fs, AUDIT_LOG, max_age_days=30, max_backups=10,
                                  max_size_mb=100)  # fmt: skip
             auditor = Auditor(dict(policy), self.seeds.stream("audit"), backend.write)
-        self.apiserver = APIServer(
-            "apiserver", self.network, self.store, self.trace, self.metrics,
-            authorizer=self.authorizer,
-            admission=AdmissionChain(enabled_plugins(enable, disable)),
-            auditor=auditor,
-        )  # fmt: skip
+        if apiservers < 1:
+            raise ValueError("a cluster needs at least one API server")
+        names = (
+            ["apiserver"] if apiservers == 1 else [f"apiserver-{i + 1}" for i in range(apiservers)]
+        )
+        self.apiservers = [
+            APIServer(
+                name, self.network, self.store, self.trace, self.metrics,
+                authorizer=self.authorizer,
+                admission=AdmissionChain(enabled_plugins(enable, disable)),
+                auditor=auditor,
+            )
+            for name in names
+        ]  # fmt: skip
+        self.apiserver = self.apiservers[0]
         self.etcd = self.store.etcd  # the EtcdCluster (or, with etcd_members=0, one local store)
         self.nodes = NodeMap()
         self.store.create_all(
@@ -179,11 +200,21 @@ class Cluster:
                 # what the serviceaccount-controller made at start-up
                 *({"apiVersion": "v1", "kind": "ServiceAccount",
                    "metadata": {"name": "default", "namespace": ns}} for ns in INITIAL_NAMESPACES),
+                # the bootstrap controller's `kubernetes` Service, on the range's first address
+                {"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                 "spec": {"clusterIP": kubernetes_service_ip(), "type": "ClusterIP",
+                          "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                     "targetPort": 6443}]}},
                 # kube-apiserver's RBAC bootstrap, and the controller manager's grants
                 *full_bootstrap_policy(),
                 *controller_manager_bindings(),
             ]
         )  # fmt: skip
+        # With several replicas, the seed's HAProxy takes the API server's name: every client
+        # (kubelets, controllers, scheduler, kubectl) reaches the replicas through it.
+        self.lb = LoadBalancer("apiserver", self.network, names) if apiservers > 1 else None
         self._kubectl_host = self.network.add_host("kubectl")
         self._client = RESTClient(
             self._kubectl_host, "apiserver", qps=10**9, burst=10**9, credentials=ADMIN,
@@ -574,6 +605,12 @@ class Cluster:
         )
 
     # -- internals -----------------------------------------------------------------------------
+    def audit_log(self) -> list[dict[str, Any]]:
+        """The audit events written so far (the current audit.log file), as dicts."""
+        if not self.audit_fs.exists(AUDIT_LOG):
+            return []
+        return [json.loads(line) for line in self.audit_fs.read(AUDIT_LOG).splitlines() if line]
+
     def _objects_of(self, kinds: Iterable[str]) -> list[dict[str, Any]]:
         """Every stored object of these kinds (what an authorizer's informers would hold)."""
         return [o for k in sorted(kinds) if k in KINDS for o in self.store.list(KINDS[k], None)]

@@ -180,8 +180,12 @@ class APIServer:
         if isinstance(msg, Request):
             self._serve(src, msg)
 
+    def _wall(self) -> int:
+        """Unix nanoseconds now: what timestamps (audit, token expiry) are measured in."""
+        return self.store.epoch_ns + self.clock.now_ns
+
     def _serve(self, src: str, req: Request) -> None:
-        now = self.clock.now_ns
+        now = self._wall()
         try:
             info = request_info(req.method, req.path)
         except RequestInfoError as err:
@@ -201,13 +205,13 @@ class APIServer:
                 attrs, req.path, now, user_agent=req.user_agent, source_ips=(src,),
                 long_running=is_long_running(info),
             )  # fmt: skip
-        verdict = self.flow_control.admit(FlowRequest((src, req.id), attrs), now)
+        verdict = self.flow_control.admit(FlowRequest((src, req.id), attrs), self.clock.now_ns)
         if isinstance(verdict, Reject):
             self.metrics.inc("apiserver_rejected_requests_total", verb=info.verb)
             self.metrics.inc("apiserver_request_total", verb=info.verb, code="429")
             headers = {"Retry-After": str(verdict.retry_after), **verdict.headers}
             if audit is not None:
-                audit.complete(self.clock.now_ns, verdict.code)
+                audit.complete(self._wall(), verdict.code)
             self._reply(src, Response(req.id, verdict.code, verdict.body, headers))
             return
         go = lambda: self._authorized(src, req, attrs, audit)  # noqa: E731
@@ -241,7 +245,7 @@ class APIServer:
             if code is not None:
                 self._finish(src, req, attrs, code, body, items, audit)
             elif audit is not None:
-                audit.response_started(self.clock.now_ns)
+                audit.response_started(self._wall())
 
         def timed_out() -> None:
             if not state["over"]:
@@ -269,7 +273,7 @@ class APIServer:
                 status = (
                     body if isinstance(body, Mapping) and body.get("kind") == "Status" else None
                 )
-                audit.complete(self.clock.now_ns, code, status, body)
+                audit.complete(self._wall(), code, status, body)
             self._reply(src, Response(req.id, code, body))
 
         self.metrics.observe("apiserver_request_duration_seconds", delay / 1e9, verb=attrs.verb)

@@ -35,6 +35,7 @@ from .deletion import (
     should_delete_during_update,
 )
 from .etcd3 import PREFIX, Etcd3Storage, Op, StorageError, object_key, resource_prefix
+from .ipallocator import ServiceAllocator
 
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # Kinds whose status is set only through the status subresource: create and update drop it.
@@ -122,6 +123,8 @@ class ObjectStore:
             self.backend = RaftEtcd(etcd)
             self.etcd = etcd
         self.storage = Etcd3Storage(self.backend.handle)
+        # The Service REST storage's ClusterIP and NodePort allocators (one per cluster).
+        self.services = ServiceAllocator(seed=seeds.stream("service-ip-allocator").randrange(2**31))
         self._listeners: list[Listener] = []
         self._etcd_watch: Any = None
         if isinstance(self.backend, RaftEtcd):
@@ -406,6 +409,10 @@ class ObjectStore:
             return new
         if info.kind in _STATUS_SUBRESOURCE:
             new.pop("status", None)
+        allocated = info.kind == "Service"
+        if allocated:
+            new = Obj(self.services.allocate(new))
+            meta = new.metadata
         if info.kind == "Pod":
             new["status"] = {"phase": "Pending"}
         if info.kind == "Namespace":  # the namespace strategy's PrepareForCreate
@@ -420,8 +427,15 @@ class ObjectStore:
         meta["creationTimestamp"] = self.timestamp()
         key = object_key(info, ns, name)
         meta["uid"] = self.seeds.uid()  # drawn before storage, as BeforeCreate does upstream
-        rv = yield from self.storage.create(key, new)
+        try:
+            rv = yield from self.storage.create(key, new)
+        except StorageError:
+            if allocated:
+                self.services.release(new)
+            raise
         if rv is None:
+            if allocated:
+                self.services.release(new)
             raise StatusError.already_exists(info, name)
         meta["resourceVersion"] = str(rv)
         self.trace.emit("apiserver", "create", kind=info.kind, key=new.key, rv=rv)
@@ -565,6 +579,8 @@ class ObjectStore:
         deleted = yield from self.storage.delete(key, mod)
         if deleted is None:
             raise StatusError.conflict(info, obj.name)
+        if info.kind == "Service":
+            self.services.release(obj)
         self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
         gone = obj.copy()
         gone.metadata["resourceVersion"] = str(deleted)  # a DELETED event carries the delete's RV
