@@ -1,115 +1,89 @@
 """The kubelet host: a node agent on the node's machine that talks to the API server by messages.
 
 Semantics: pkg/kubelet/kubelet.go (registration, syncLoop with syncFrequency 1 m), pod_workers.go
-(one worker per pod, event driven), kuberuntime (SyncPod: pull, create, start, restart with
-back-off, getPhase), status/status_manager.go (pod status writes), nodelease (Lease renewed every
-10 s) and nodestatus (conditions, posted on change or every 5 min). Containers live in runtime.py.
+(one worker per pod, event driven, terminating pods killed then deleted with grace 0),
+nodelease (Lease renewed every 10 s) and the status manager (pod status writes). Containers are
+started and stopped by kuberuntime.py, status is computed by status.py, eviction and image GC
+run in housekeeping.py; containers live in runtime.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from kube_teach.api.kinds import KINDS
 from kube_teach.api.objects import Obj
-from kube_teach.api.quantity import Quantity
 from kube_teach.api.rest import Response, collection_path, object_path
 from kube_teach.client.informer import Informer
-from kube_teach.client.leaderelection import format_micro_time
 from kube_teach.client.rest import RESTClient
 from kube_teach.sim.clock import Timer
-from kube_teach.sim.duration import SECOND, format_duration, to_ns
+from kube_teach.sim.duration import SECOND, to_ns
 from kube_teach.sim.metrics import Metrics
 from kube_teach.sim.network import Host
 from kube_teach.sim.trace import Trace
 
-from .backoff import Backoff, format_pod, restart_decision
-from .probes import (
-    FAILURE,
-    LIVENESS,
-    PROBE_FIELDS,
-    READINESS,
-    STARTUP,
-    SUCCESS,
-    ProbeSpec,
-    ProbeWorker,
+from .allocatable import node_allocatable
+from .backoff import MAX_IMAGE_BACKOFF, Backoff
+from .eviction import DEFAULT_PRESSURE_TRANSITION_PERIOD, eviction_hard_with_defaults
+from .eviction_manager import EvictionManager
+from .housekeeping import Housekeeping, image_gc_policy
+from .kuberuntime import KubeRuntimeManager
+from .nodelease import (
+    NODE_LEASE_DURATION_SECONDS,
+    NODE_LEASE_NAMESPACE,
+    NODE_LEASE_RENEW_INTERVAL,
+    NodeLease,
 )
-from .qos import qos_class
-from .runtime import (
-    Container,
-    ContainerRuntime,
-    Usage,
-    Workload,
-    default_pull_policy,
-    image_ref,
-    workload_for,
+from .pod_workers import PodWorker, new_worker
+from .prober import ProberManager
+from .runtime import ContainerRuntime, Workload
+from .status import (
+    DEFAULT_CAPACITY,
+    KUBERNETES_VERSION,
+    TERMINAL_PHASES,
+    container_status,
+    generate_pod_status,
+    node_conditions,
+    node_status,
+    pod_conditions,
+    pod_phase,
+    rfc3339,
+    strip_heartbeats,
+    to_bytes,
 )
 
 KUBELET_QPS, KUBELET_BURST = 50, 100  # kubeAPIQPS, kubeAPIBurst
 SYNC_FREQUENCY = 60  # seconds: syncFrequency
 NODE_STATUS_UPDATE_FREQUENCY = 10  # seconds: nodeStatusUpdateFrequency
 NODE_STATUS_REPORT_FREQUENCY = 300  # seconds: nodeStatusReportFrequency
-NODE_LEASE_DURATION_SECONDS = 40  # nodeLeaseDurationSeconds
-NODE_LEASE_RENEW_INTERVAL = 10  # seconds: 0.25 x the lease duration
-NODE_LEASE_NAMESPACE = "kube-node-lease"
-KUBERNETES_VERSION = "v1.34.0"
-DEFAULT_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 PODS, NODES, LEASES, EVENTS = KINDS["Pod"], KINDS["Node"], KINDS["Lease"], KINDS["Event"]
+_SPEC_ONLY = ("status",)
 
 
-@dataclass
-class _Slot:
-    """The kubelet's view of one spec container across its restarts."""
-
-    spec: dict[str, Any]
-    current: Container | None = None
-    last: Container | None = None  # the exited container before `current` (lastState)
-    attempts: int = 0
-    pulling: bool = False
-    waiting: tuple[str, str] | None = ("ContainerCreating", "")
-    started: bool = False  # the startup probe has passed (or there is none)
-    ready: bool = False
-    probes: dict[str, ProbeWorker] = field(default_factory=dict)
-    timers: list[Timer] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return str(self.spec.get("name", ""))
-
-
-@dataclass
-class _PodState:
-    """One pod worker: the latest pod from the informer and its containers."""
-
-    pod: Obj
-    slots: dict[str, _Slot]
-    start_time: str
-    pod_ip: str
-    timers: list[Timer] = field(default_factory=list)
-    sent: dict[str, Any] | None = None
-    inflight: bool = False
-    dirty: bool = False
-    phase: str = "Pending"
-    ready: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.pod.namespace}/{self.pod.name}"
-
-
-class Kubelet:
+class Kubelet(KubeRuntimeManager, Housekeeping, NodeLease, ProberManager):
     """The kubelet of node `node_name`, running on `host` (the node's machine).
 
     `start()` registers the Node if it does not exist, renews its Lease every 10 s, posts node
-    status, and runs the pods the API server binds to the node. Crashing the host stops the
-    kubelet and every container; restarting the host starts the kubelet afresh, keeping the
-    images on the node's disk. `workload` is the default workload of containers whose pod has
-    no workload annotation (a Workload, or a function of pod and container name).
+    status, runs the pods the API server binds to the node, and every 10 s runs the eviction
+    manager. Crashing the host stops the kubelet and every container; restarting the host
+    starts the kubelet afresh, keeping the images on the node's disk. `crash()` stops only
+    the kubelet process (its containers keep running). `workload` is the default workload of
+    containers whose pod has no workload annotation (a Workload, or a function of pod and
+    container name).
+
+    Eviction settings take KubeletConfiguration's names and text: `eviction_hard` (None: the
+    Linux defaults; `{}`: none), `eviction_soft`, `eviction_soft_grace_period`,
+    `eviction_minimum_reclaim`, `eviction_pressure_transition_period` ("5m"),
+    `eviction_max_pod_grace_period` (0). `system_reserved` / `kube_reserved` turn on the
+    allocatable arithmetic (capacity minus reservations minus the hard thresholds); without
+    them (and without `allocatable`) allocatable equals capacity. `image_gc` takes
+    imageGCHighThresholdPercent, imageGCLowThresholdPercent and imageMinimumGCAge.
+    `system_usage` is what the OS and system daemons use outside pods ({"memory": "600Mi",
+    "disk": "8Gi"}; default nothing). `registry` maps repositories to a regular expression of
+    the tags that exist (default runtime.REGISTRY_TAGS).
     """
 
     def __init__(
@@ -129,6 +103,17 @@ class Kubelet:
         labels: Mapping[str, str] | None = None,
         workload: Workload | Callable[[Mapping[str, Any], str], Workload] | None = None,
         runtime_options: Mapping[str, Any] | None = None,
+        eviction_hard: Mapping[str, str] | str | None = None,
+        eviction_soft: Mapping[str, str] | str | None = None,
+        eviction_soft_grace_period: Mapping[str, str] | str | None = None,
+        eviction_minimum_reclaim: Mapping[str, str] | str | None = None,
+        eviction_pressure_transition_period: float | str = DEFAULT_PRESSURE_TRANSITION_PERIOD,
+        eviction_max_pod_grace_period: int = 0,
+        system_reserved: Mapping[str, str] | None = None,
+        kube_reserved: Mapping[str, str] | None = None,
+        image_gc: Mapping[str, Any] | None = None,
+        system_usage: Mapping[str, str] | None = None,
+        registry: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self.node_name = node_name or host.name
@@ -143,12 +128,29 @@ class Kubelet:
         self.labels = dict(labels or {})
         self.workload = workload
         self.runtime_options = dict(runtime_options or {})
+        self.registry = registry
+        usage = dict(system_usage or {})
+        self.system_usage = {k: to_bytes(usage.get(k, 0)) for k in ("memory", "disk")}
+        self.eviction_options = {
+            "eviction_hard": eviction_hard, "eviction_soft": eviction_soft,
+            "eviction_soft_grace_period": eviction_soft_grace_period,
+            "eviction_minimum_reclaim": eviction_minimum_reclaim,
+            "pressure_transition_period": eviction_pressure_transition_period,
+            "max_pod_grace_period_seconds": eviction_max_pod_grace_period,
+        }  # fmt: skip
+        EvictionManager.from_config(**self.eviction_options)  # bad settings fail here, not later
+        self.reserved = (system_reserved, kube_reserved)
+        self.eviction_hard = (
+            eviction_hard if isinstance(eviction_hard, str) else eviction_hard_with_defaults(eviction_hard)
+        )  # fmt: skip
+        self.image_gc_policy = image_gc_policy(image_gc)
         self.client = RESTClient(
             host, apiserver, qps=KUBELET_QPS, burst=KUBELET_BURST, user_agent="kubelet/" + KUBERNETES_VERSION,
             credentials={"cert": {"cn": f"system:node:{self.node_name}", "o": ["system:nodes"]}},
         )  # fmt: skip
         self.running = False
         self.lease_renewals = 0
+        self.crashed_reason: str | None = None
         host.on_crash.append(self._crashed)
         host.on_restart.append(self.start)
         self._reset()
@@ -160,23 +162,30 @@ class Kubelet:
             self.node_name, images=images, boot=self.host.incarnation, **self.runtime_options
         )
         self.backoff = Backoff()
-        self.pods: dict[str, _PodState] = {}
+        self.image_backoff = Backoff(max=MAX_IMAGE_BACKOFF)
+        self.eviction = EvictionManager.from_config(**self.eviction_options)
+        self.pressure: list[str] = []
+        self.pods: dict[str, PodWorker] = {}
         self.informer: Informer | None = None
         self._node: Obj | None = None
         self._lease: dict[str, Any] | None = None
         self._last_report_ns: int | None = None
         self._ips: dict[int, str] = {}  # host index in the pod CIDR -> pod uid
         self._queued: dict[str, bool] = {}
+        self._retry: dict[str, Timer] = {}
         self._events: dict[tuple[str, ...], tuple[str, str, int]] = {}
         self._last_event_ns = 0
         self._started_ns = self.clock.now_ns
+        self._image_first_seen: dict[str, float] = {}
+        self._image_last_used: dict[str, float] = {}
 
     def start(self) -> None:
-        """Register, start heartbeats and the sync loop (idempotent while running)."""
+        """Register, start heartbeats, the sync loop and housekeeping (idempotent while running)."""
         if self.running or not self.host.up:
             return
         self._reset()
         self.running = True
+        self.crashed_reason = None
         self._emit("kubelet-started")
         self._node_event("Normal", "Starting", "Starting kubelet.")
         self._sync_node_status()
@@ -185,6 +194,7 @@ class Kubelet:
         self.host.every(NODE_LEASE_RENEW_INTERVAL, self._renew_lease)
         self.host.every(SYNC_FREQUENCY, self._resync_all)
         self.host.every(60, lambda: self.backoff.gc(self.clock.now))
+        self._start_housekeeping()
 
     def _start_pod_informer(self) -> None:
         """Watch the pods bound to this node, once the Node (and its podCIDR) is known."""
@@ -207,6 +217,8 @@ class Kubelet:
     def _crashed(self) -> None:
         self.running = False
         self.pods = {}
+        if self._disk_timer is not None:
+            self._disk_timer.cancel()
 
     # -- helpers -------------------------------------------------------------------------------
     def _emit(self, event: str, **fields: Any) -> None:
@@ -252,7 +264,7 @@ class Kubelet:
         self.client.request("POST", collection_path(EVENTS, ns), event)
 
     def _pod_event(
-        self, ps: _PodState, container: str | None, type_: str, reason: str, message: str
+        self, ps: PodWorker, container: str | None, type_: str, reason: str, message: str
     ) -> None:
         meta = ps.pod.metadata
         ref = {"kind": "Pod", "namespace": ps.pod.namespace, "name": ps.pod.name,
@@ -298,35 +310,20 @@ class Kubelet:
 
         self.client.request("POST", collection_path(NODES), node, created)
 
-    def _node_status(self, old: Mapping[str, Any]) -> dict[str, Any]:
-        capacity = self.capacity or dict(old.get("capacity") or DEFAULT_CAPACITY)
-        allocatable = self.allocatable or dict(old.get("allocatable") or capacity)
-        usage = self.runtime.usage(self.clock.now_ns)
-        ip = self._node_ip()
-        stamp = self._now_stamp()
+    def _capacity(self) -> dict[str, str]:
+        old = ((self._node or {}).get("status") or {}).get("capacity")
+        return dict(self.capacity or old or DEFAULT_CAPACITY)
+
+    def _allocatable(self, capacity: Mapping[str, str]) -> dict[str, str]:
+        if self.allocatable:
+            return dict(self.allocatable)
+        system, kube = self.reserved
+        if system is None and kube is None:
+            old = ((self._node or {}).get("status") or {}).get("allocatable")
+            return dict(old or capacity)
         return {
-            "capacity": capacity,
-            "allocatable": allocatable,
-            "conditions": node_conditions(
-                old.get("conditions") or [], capacity, usage, self.runtime.images, stamp
-            ),  # fmt: skip
-            "addresses": [
-                {"type": "InternalIP", "address": ip},
-                {"type": "Hostname", "address": self.node_name},
-            ],  # fmt: skip
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {
-                "kubeletVersion": KUBERNETES_VERSION,
-                "containerRuntimeVersion": "containerd://2.0.0",
-                "osImage": "Ubuntu 24.04 LTS",
-                "kernelVersion": "6.8.0-generic",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-            },  # fmt: skip
-            "images": [
-                {"names": [name], "sizeBytes": size}
-                for name, size in sorted(self.runtime.images.items())
-            ],  # fmt: skip
+            k: str(v)
+            for k, v in node_allocatable(capacity, system, kube, self.eviction_hard).items()
         }
 
     def _post_node_status(self, force: bool = False) -> None:
@@ -335,35 +332,21 @@ class Kubelet:
             return
         self._record_metrics()
         old = node.get("status") or {}
-        new = self._node_status(old)
+        capacity = self._capacity()
+        new = node_status(old, capacity=capacity, allocatable=self._allocatable(capacity),
+                          pressure=self.pressure, images=self.runtime.images,
+                          node_ip=self._node_ip(), node_name=self.node_name, stamp=self._now_stamp())  # fmt: skip
         now = self.clock.now_ns
         due = self._last_report_ns is None or now - self._last_report_ns >= to_ns(
             NODE_STATUS_REPORT_FREQUENCY
         )
-        if not (force or due or _strip_heartbeats(new) != _strip_heartbeats(old)):
+        if not (force or due or strip_heartbeats(new) != strip_heartbeats(old)):
             return
         self._last_report_ns = now
         body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.node_name},
                 "status": new}  # fmt: skip
         self._emit("node-status", ready=new["conditions"][-1]["status"])
         self.client.request("PUT", object_path(NODES, self.node_name, subresource="status"), body)
-
-    def _record_metrics(self) -> None:
-        """Gauges for plots: the node's working set and running pods, per container use."""
-        if self.metrics is None:
-            return
-        now = self.clock.now_ns
-        usage = self.runtime.usage(now)
-        self.metrics.set("node_memory_working_set_bytes", usage.memory, node=self.node_name)
-        self.metrics.set("node_cpu_usage_millicores", usage.cpu, node=self.node_name)
-        self.metrics.set("kubelet_running_pods", len(self.pods), node=self.node_name)
-        for uid in sorted(self.pods):
-            ps = self.pods[uid]
-            for name in sorted(ps.slots):
-                c = ps.slots[name].current
-                if c is not None:
-                    self.metrics.set("container_memory_working_set_bytes", c.usage(now).memory,
-                                     pod=ps.key, container=name)  # fmt: skip
 
     def _node_ip(self) -> str:
         if self.node_ip:
@@ -373,96 +356,46 @@ class Kubelet:
                 return str(addr["address"])
         return "10.0.0.10"
 
-    # -- node lease ----------------------------------------------------------------------------
-    def _renew_lease(self) -> None:
-        """nodelease controller: ensure the Lease exists, then update it with a new renewTime;
-        on a conflict read it again and retry once."""
-        if not self.running:
-            return
-        if self._lease is None:
-            path = object_path(LEASES, self.node_name, NODE_LEASE_NAMESPACE)
-            self.client.request("GET", path, callback=self._got_lease)
-        else:
-            self._update_lease(retry=True)
-
-    def _lease_spec(self) -> dict[str, Any]:
-        return {"holderIdentity": self.node_name, "leaseDurationSeconds": NODE_LEASE_DURATION_SECONDS,
-                "renewTime": format_micro_time(self.epoch_ns + self.clock.now_ns)}  # fmt: skip
-
-    def _got_lease(self, resp: Response, retry: bool = False) -> None:
-        if resp.ok:
-            self._lease = dict(resp.body)
-            self._update_lease(retry=retry)
-        elif resp.code == 404:
-            lease = {
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.node_name, "namespace": NODE_LEASE_NAMESPACE},
-                "spec": self._lease_spec(),
-            }  # fmt: skip
-            if self._node is not None:
-                lease["metadata"]["ownerReferences"] = self._owner()
-            self.client.request("POST", collection_path(LEASES, NODE_LEASE_NAMESPACE), lease,
-                                self._lease_written)  # fmt: skip
-
-    def _owner(self) -> list[dict[str, Any]]:
-        assert self._node is not None
-        uid = self._node.metadata.get("uid", "")
-        return [{"apiVersion": "v1", "kind": "Node", "name": self.node_name, "uid": uid}]
-
-    def _update_lease(self, retry: bool) -> None:
-        assert self._lease is not None
-        body = dict(self._lease)
-        body["spec"] = {**(body.get("spec") or {}), **self._lease_spec()}
-        meta = body["metadata"] = dict(body.get("metadata") or {})
-        if not meta.get("ownerReferences") and self._node is not None:
-            meta["ownerReferences"] = self._owner()  # setNodeOwnerFunc, once the Node exists
-        path = object_path(LEASES, self.node_name, NODE_LEASE_NAMESPACE)
-
-        def done(resp: Response) -> None:
-            if resp.ok:
-                self._lease_written(resp)
-            elif retry and self.running:
-                self._lease = None
-                self.client.request("GET", path, callback=lambda r: self._got_lease(r, False))
-            else:
-                self._lease = None
-
-        self.client.request("PUT", path, body, done)
-
-    def _lease_written(self, resp: Response) -> None:
-        if resp.ok:
-            self._lease = dict(resp.body)
-            self.lease_renewals += 1
-            self._emit("lease-renewed", renewTime=resp.body["spec"].get("renewTime", ""))
-
     # -- pods from the informer ----------------------------------------------------------------
     def _pod_added(self, pod: Obj) -> None:
         uid = pod.metadata.get("uid", "")
         if uid in self.pods:
             self._pod_updated(None, pod)
             return
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             return  # already finished: nothing to run
-        spec = pod.get("spec") or {}
-        slots = {c["name"]: _Slot(dict(c)) for c in spec.get("containers") or []}
+        rejected = None if pod.metadata.get("deletionTimestamp") else self._admit(pod)
+        if rejected is not None:  # canAdmitPod: the pod fails at once and never runs
+            self._emit("pod-rejected", pod=f"{pod.namespace}/{pod.name}", reason=rejected["reason"])
+            body = {"apiVersion": "v1", "kind": "Pod", "status": rejected,
+                    "metadata": {"name": pod.name, "namespace": pod.namespace}}  # fmt: skip
+            self.client.request("PUT", object_path(PODS, pod.name, pod.namespace, "status"), body)
+            return
         start_time = (pod.get("status") or {}).get("startTime") or self._now_stamp()
-        ps = _PodState(pod, slots, start_time, self._allocate_ip(uid))  # startTime is kept
+        ps = new_worker(pod, start_time, self._allocate_ip(uid))  # startTime is kept
+        if ps.of_kind("init", "sidecar"):
+            for slot in ps.slots.values():
+                slot.waiting = ("PodInitializing", "")
         self.pods[uid] = ps
         self._emit("pod-added", pod=ps.key)
         self._add_probes(uid, ps)
         self._queue_sync(uid)
 
     def _pod_updated(self, old: Obj | None, pod: Obj) -> None:
+        """Only changes outside status wake the worker, as the kubelet's pod config source
+        filters status-only updates (most of them are the kubelet's own writes)."""
         uid = pod.metadata.get("uid", "")
         ps = self.pods.get(uid)
         if ps is None:
             self._pod_added(pod)
             return
+        changed = _without_status(ps.pod) != _without_status(pod)
         ps.pod = pod
-        self._queue_sync(uid)
+        if changed:
+            self._queue_sync(uid)
 
     def _pod_deleted(self, pod: Obj) -> None:
-        """The pod is gone from the API server: stop its containers and forget it."""
+        """The pod is gone from the API server: stop what still runs at once and forget it."""
         uid = pod.metadata.get("uid", "")
         ps = self.pods.pop(uid, None)
         if ps is None:
@@ -504,192 +437,37 @@ class Kubelet:
             self._queue_sync(uid)
 
     def _queue_sync(self, uid: str, delay_ns: int = 0) -> None:
+        """Sync the pod now (once, however often asked) or after `delay_ns`; of several
+        delayed requests only the earliest is kept, since each sync asks again for what it
+        still needs (so retries never pile up)."""
         if delay_ns:
-            self.host.call_later(delay_ns / SECOND, lambda: self._sync(uid))
+            due = self.clock.now_ns + delay_ns
+            pending = self._retry.get(uid)
+            if pending is not None and pending.active and pending.due <= due:
+                return
+            if pending is not None:
+                pending.cancel()
+            self._retry[uid] = self.host.call_later(delay_ns / SECOND, lambda: self._sync(uid))
         elif not self._queued.get(uid):
             self._queued[uid] = True
             self.host.call_later(0, lambda: self._sync(uid))
 
     # -- the pod worker ------------------------------------------------------------------------
     def _sync(self, uid: str) -> None:
-        """SyncPod: start what should run, restart what exited (after back-off), post status."""
+        """SyncPod, or SyncTerminatingPod once the pod has a deletionTimestamp: start what
+        should run, restart what exited (after back-off), or stop it all; then post status."""
         self._queued.pop(uid, None)
+        retry = self._retry.get(uid)
+        if retry is not None and retry.due <= self.clock.now_ns:
+            del self._retry[uid]
         ps = self.pods.get(uid)
         if ps is None or not self.running:
             return
-        if ps.phase not in ("Succeeded", "Failed"):
-            policy = (ps.pod.get("spec") or {}).get("restartPolicy") or "Always"
-            for name in ps.slots:
-                self._sync_container(uid, ps, ps.slots[name], policy)
+        if ps.pod.metadata.get("deletionTimestamp") and not ps.terminating:
+            self._terminate(uid, ps)
+        if not ps.terminating and ps.phase not in TERMINAL_PHASES:
+            self._sync_containers(uid, ps)
         self._push_status(uid, ps)
-
-    def _sync_container(self, uid: str, ps: _PodState, slot: _Slot, policy: str) -> None:
-        c = slot.current
-        if slot.pulling or (c is not None and c.state != "exited"):
-            return
-        if c is not None:
-            if policy == "Never" or (policy == "OnFailure" and c.exit_code == 0):
-                slot.waiting = None
-                return
-            now = self.clock.now_ns
-            decision = restart_decision(
-                self.backoff, ps.pod, slot.name, c.finished_ns / SECOND, now / SECOND
-            )
-            if not decision.start:
-                if slot.waiting is None or slot.waiting[0] != decision.reason:
-                    message = f"Back-off restarting failed container {slot.name} in pod {format_pod(ps.pod)}"
-                    self._pod_event(ps, slot.name, "Warning", "BackOff", message)
-                slot.waiting = (decision.reason, decision.message)
-                wake = c.finished_ns + to_ns(decision.delay) - now
-                self._queue_sync(uid, max(wake, 1))
-                return
-        self._ensure_image(uid, ps, slot)
-
-    def _ensure_image(self, uid: str, ps: _PodState, slot: _Slot) -> None:
-        image = str(slot.spec.get("image", ""))
-        policy = slot.spec.get("imagePullPolicy") or default_pull_policy(image)
-        slot.waiting = ("ContainerCreating", "")
-        if self.runtime.needs_pull(image, policy):
-            slot.pulling = True
-            self._pod_event(ps, slot.name, "Normal", "Pulling", f'Pulling image "{image}"')
-            pull_ns, total_ns = self.runtime.pull(image, self.clock.now_ns)
-            self.host.call_later(
-                total_ns / SECOND, lambda: self._pulled(uid, slot, image, pull_ns, total_ns)
-            )
-            return
-        if image not in self.runtime.images:  # imagePullPolicy: Never
-            message = f'Container image "{image}" is not present with pull policy of Never'
-            slot.waiting = ("ErrImageNeverPull", message)
-            self._pod_event(ps, slot.name, "Warning", "ErrImageNeverPull", message)
-            return
-        message = (
-            f'Container image "{image}" already present on machine and can be accessed by the pod'
-        )
-        self._pod_event(ps, slot.name, "Normal", "Pulled", message)
-        self._create_and_start(uid, ps, slot)
-
-    def _pulled(self, uid: str, slot: _Slot, image: str, pull_ns: int, total_ns: int) -> None:
-        size = self.runtime.pulled(image)
-        ps = self.pods.get(uid)
-        slot.pulling = False
-        if ps is None or ps.slots.get(slot.name) is not slot:
-            return
-        self._emit("image-pulled", image=image, seconds=format_duration(pull_ns))
-        message = (f'Successfully pulled image "{image}" in {format_duration(_ms(pull_ns))} '
-                   f"({format_duration(_ms(total_ns))} including waiting). Image size: {size} bytes.")  # fmt: skip
-        self._pod_event(ps, slot.name, "Normal", "Pulled", message)
-        self._create_and_start(uid, ps, slot)
-
-    def _create_and_start(self, uid: str, ps: _PodState, slot: _Slot) -> None:
-        workload = self._workload(ps.pod, slot.name)
-        image = str(slot.spec.get("image", ""))
-        if slot.current is not None:
-            slot.last = slot.current
-        slot.current = c = self.runtime.create(uid, slot.name, image, slot.attempts, workload)
-        slot.attempts += 1
-        self._pod_event(ps, slot.name, "Normal", "Created", f"Created container: {slot.name}")
-
-        def started() -> None:
-            if self.pods.get(uid) is not ps or slot.current is not c:
-                return
-            now = self.clock.now_ns
-            self.runtime.start(c, now)
-            slot.waiting = None
-            slot.started = STARTUP not in slot.probes
-            slot.ready = slot.started and READINESS not in slot.probes
-            for worker in slot.probes.values():
-                worker.new_container()
-            self._pod_event(ps, slot.name, "Normal", "Started", f"Started container {slot.name}")
-            self._emit("container-started", pod=ps.key, container=slot.name, restartCount=c.attempt)
-            self._schedule_exit(uid, ps, slot, c)
-            self._queue_sync(uid)
-
-        self.host.call_later(self.runtime.start_latency_ns / SECOND, started)
-
-    def _workload(self, pod: Mapping[str, Any], name: str) -> Workload:
-        default = self.workload(pod, name) if callable(self.workload) else self.workload
-        return workload_for(pod, name, default)
-
-    def _schedule_exit(self, uid: str, ps: _PodState, slot: _Slot, c: Container) -> None:
-        """The process exits on its own (exitAfter) or is OOM-killed at its memory limit."""
-        slot.timers = []  # the previous container's timers have fired or been cancelled
-        limit = ((slot.spec.get("resources") or {}).get("limits") or {}).get("memory")
-        oom = c.workload.oom_after(_bytes(limit)) if limit else None
-        ends = [(oom, 137, "OOMKilled")] if oom is not None else []
-        if c.workload.exit_after is not None:
-            code = c.workload.exit_code
-            ends.append((c.workload.exit_after, code, "Completed" if code == 0 else "Error"))
-        if not ends:
-            return
-        after, code, reason = min(ends, key=lambda e: e[0])
-        slot.timers.append(
-            self.host.call_later(after, lambda: self._exited(uid, slot, c, code, reason))
-        )
-
-    def _exited(self, uid: str, slot: _Slot, c: Container, code: int, reason: str) -> None:
-        if c.state == "exited":
-            return
-        self.runtime.stop(c, self.clock.now_ns, code, reason)
-        slot.ready = False
-        ps = self.pods.get(uid)
-        key = ps.key if ps is not None else uid
-        event = "container-oomkilled" if reason == "OOMKilled" else "container-exited"
-        self._emit(event, pod=key, container=slot.name, exitCode=code)
-        self._queue_sync(uid)
-
-    # -- probes --------------------------------------------------------------------------------
-    def _add_probes(self, uid: str, ps: _PodState) -> None:
-        """prober_manager.AddPod: one worker per probe, ticking every periodSeconds from now;
-        right after the kubelet starts, the first tick is delayed by a random part of a
-        period so that probes do not all fire at once."""
-        for name in ps.slots:
-            slot = ps.slots[name]
-            for kind in (STARTUP, LIVENESS, READINESS):
-                spec = ProbeSpec.from_dict(slot.spec.get(PROBE_FIELDS[kind]))
-                if spec is None:
-                    continue
-                slot.probes[kind] = ProbeWorker(kind, spec)
-                period = spec.period_seconds
-                jitter = 0.0
-                if self.clock.now_ns - self._started_ns < to_ns(period):
-                    jitter = round(self.rng.random() * period, 6)
-                tick = lambda slot=slot, kind=kind: self._probe(uid, slot, kind)  # noqa: E731
-
-                def begin(tick: Callable[[], None] = tick, period: int = period) -> None:
-                    if self.pods.get(uid) is ps:
-                        ps.timers.append(self.host.every(period, tick, start=True))
-
-                ps.timers.append(self.host.call_later(jitter, begin))
-
-    def _probe(self, uid: str, slot: _Slot, kind: str) -> None:
-        ps = self.pods.get(uid)
-        c = slot.current
-        if ps is None or c is None or c.state != "running" or ps.phase in ("Succeeded", "Failed"):
-            return
-        worker = slot.probes[kind]
-        since = (self.clock.now_ns - c.started_ns) / SECOND
-        if not worker.should_probe(since, slot.started):
-            return
-        ok = c.workload.probe_ok(kind, since)
-        if not ok:
-            probe = slot.spec.get(PROBE_FIELDS[kind]) or {}
-            self._pod_event(ps, slot.name, "Warning", "Unhealthy",
-                            f"{kind.capitalize()} probe failed: {_probe_output(probe, ps.pod_ip)}")  # fmt: skip
-        published = worker.observe(SUCCESS if ok else FAILURE)
-        if published is None:
-            return
-        if kind == READINESS:
-            slot.ready = published == SUCCESS
-        elif kind == STARTUP and published == SUCCESS:
-            slot.started = True
-            slot.ready = READINESS not in slot.probes
-        elif published == FAILURE:  # liveness or startup: kill, then restart per policy
-            message = f"Container {slot.name} failed {kind} probe, will be restarted"
-            self._pod_event(ps, slot.name, "Normal", "Killing", message)
-            self._cancel(slot.timers)
-            self._exited(uid, slot, c, 137, "Error")
-            return
-        self._queue_sync(uid)
 
     # -- status manager ------------------------------------------------------------------------
     def pod_status(self, uid: str) -> dict[str, Any] | None:
@@ -697,24 +475,10 @@ class Kubelet:
         ps = self.pods.get(uid)
         if ps is None:
             return None
-        pod = ps.pod
-        policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
-        statuses = [container_status(ps.slots[n], self.runtime.images, self.epoch_ns)
-                    for n in sorted(ps.slots)]  # fmt: skip
-        phase = pod_phase(statuses, policy)
-        old = pod.get("status") or {}
-        ip, host_ip = ps.pod_ip, self._node_ip()
-        return {
-            "phase": phase,
-            "conditions": pod_conditions(old.get("conditions") or [], statuses, self._now_stamp(), phase),
-            "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
-            "podIP": ip, "podIPs": [{"ip": ip}],
-            "startTime": ps.start_time,
-            "containerStatuses": statuses,
-            "qosClass": qos_class(pod),
-        }  # fmt: skip
+        return generate_pod_status(ps, self.runtime.images, self.epoch_ns, self._node_ip(),
+                                   self._now_stamp())  # fmt: skip
 
-    def _push_status(self, uid: str, ps: _PodState) -> None:
+    def _push_status(self, uid: str, ps: PodWorker) -> None:
         status = self.pod_status(uid)
         if status is None:
             return
@@ -723,6 +487,7 @@ class Kubelet:
             ps.dirty = True
             return
         if status == ps.sent:
+            self._delete_if_done(uid, ps)
             return
         ps.inflight, ps.dirty = True, False
         body = {"apiVersion": "v1", "kind": "Pod", "status": status,
@@ -734,201 +499,44 @@ class Kubelet:
                 ps.sent = status
             if self.pods.get(uid) is ps and (ps.dirty or not resp.ok):
                 self._queue_sync(uid, 0 if resp.ok else SECOND)
+            elif resp.ok:
+                self._delete_if_done(uid, ps)
 
         self.client.request(
             "PUT", object_path(PODS, ps.pod.name, ps.pod.namespace, "status"), body, done
         )
 
-    def _observe_transitions(self, ps: _PodState, status: Mapping[str, Any]) -> None:
+    def _delete_if_done(self, uid: str, ps: PodWorker) -> None:
+        """The status manager's final step: once a pod with a deletionTimestamp has stopped
+        all its containers and its terminal status is written, DELETE it with grace 0 and
+        the pod's UID as precondition (evicted pods without one stay, phase Failed)."""
+        if not ps.terminated or ps.deleting or not ps.pod.metadata.get("deletionTimestamp"):
+            return
+        ps.deleting = True
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+                   "preconditions": {"uid": uid}}  # fmt: skip
+        # with_query drops a 0 (0 == False), so the query is written out here
+        path = f"{object_path(PODS, ps.pod.name, ps.pod.namespace)}?gracePeriodSeconds=0"
+        self._emit("pod-delete", pod=ps.key)
+        self.client.request("DELETE", path, options)
+
+    def _observe_transitions(self, ps: PodWorker, status: Mapping[str, Any]) -> None:
         phase = status["phase"]
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
         if phase != ps.phase:
             ps.phase = phase
             self._emit(f"pod-{phase.lower()}", pod=ps.key)
-            if phase in ("Succeeded", "Failed"):
+            if phase in TERMINAL_PHASES:
                 self._cancel(ps.timers)
         if ready != ps.ready:
             ps.ready = ready
             self._emit("pod-ready" if ready else "pod-not-ready", pod=ps.key)
 
 
-# -- status generation (pure) ----------------------------------------------------------------
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-TERMINAL_PHASES = ("Succeeded", "Failed")
-_NODE_CONDITIONS = (  # type, (status, reason, message) when False, ... when True
-    ("MemoryPressure", ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-     ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available")),
-    ("DiskPressure", ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-     ("KubeletHasDiskPressure", "kubelet has disk pressure")),
-    ("PIDPressure", ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-     ("KubeletHasInsufficientPID", "kubelet has insufficient PID available")),
-)  # fmt: skip
-MEMORY_AVAILABLE_HARD = 100 * 1024 * 1024  # memory.available<100Mi
-NODEFS_AVAILABLE_HARD_PERCENT = 10  # nodefs.available<10%
-
-
-def rfc3339(unix_ns: int) -> str:
-    """metav1.Time on the wire, to the second: `2025-01-01T00:00:12Z`."""
-    return (_EPOCH + dt.timedelta(seconds=unix_ns // SECOND)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _terminated(c: Container, epoch_ns: int) -> dict[str, Any]:
-    return {"exitCode": c.exit_code, "reason": c.reason,
-            "startedAt": rfc3339(epoch_ns + c.started_ns),
-            "finishedAt": rfc3339(epoch_ns + c.finished_ns),
-            "containerID": f"containerd://{c.id}"}  # fmt: skip
-
-
-def container_status(slot: _Slot, images: Mapping[str, int], epoch_ns: int) -> dict[str, Any]:
-    """One containerStatuses entry: state (waiting/running/terminated), lastState, ready,
-    restartCount, image, imageID and containerID, started."""
-    c = slot.current
-    image = str(slot.spec.get("image", ""))
-    previous = c if c is not None and c.state == "exited" and slot.waiting else slot.last
-    if slot.waiting is not None or c is None or c.state == "created":
-        reason, message = slot.waiting or ("ContainerCreating", "")
-        state: dict[str, Any] = {
-            "waiting": {"reason": reason, **({"message": message} if message else {})}
-        }
-    elif c.state == "running":
-        state = {"running": {"startedAt": rfc3339(epoch_ns + c.started_ns)}}
-    else:
-        state = {"terminated": _terminated(c, epoch_ns)}
-    status: dict[str, Any] = {
-        "name": slot.name, "state": state,
-        "lastState": {"terminated": _terminated(previous, epoch_ns)} if previous is not None else {},
-        "ready": bool(slot.ready and c is not None and c.state == "running"),
-        "restartCount": max(slot.attempts - 1, 0) if c is not None else 0,
-        "image": image, "imageID": image_ref(image) if image in images else "",
-        "started": bool(c is not None and c.state == "running" and slot.started),
-    }  # fmt: skip
-    if c is not None:
-        status["containerID"] = f"containerd://{c.id}"
-    return status
-
-
-def pod_phase(statuses: list[Mapping[str, Any]], restart_policy: str) -> str:
-    """getPhase: Pending while a container waits for its first start; Running while one
-    runs; once all stopped, Running under Always, else Succeeded if all exited 0, Failed
-    under Never, Running under OnFailure (failed ones will restart)."""
-    running = waiting = stopped = succeeded = 0
-    for s in statuses:
-        state = s["state"]
-        if "running" in state:
-            running += 1
-        elif "terminated" in state:
-            stopped += 1
-            succeeded += state["terminated"]["exitCode"] == 0
-        elif s["lastState"].get("terminated"):
-            stopped += 1
-        else:
-            waiting += 1
-    if waiting:
-        return "Pending"
-    if running:
-        return "Running"
-    if stopped:
-        if restart_policy == "Always":
-            return "Running"
-        if stopped == succeeded:
-            return "Succeeded"
-        return "Failed" if restart_policy == "Never" else "Running"
-    return "Pending"
-
-
-def _condition(old: list[Mapping[str, Any]], type_: str, ok: bool, stamp: str,
-               reason: str = "", message: str = "") -> dict[str, Any]:  # fmt: skip
-    status = "True" if ok else "False"
-    prev = next((c for c in old if c.get("type") == type_), None)
-    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else stamp
-    cond: dict[str, Any] = {"type": type_, "status": status, "lastProbeTime": None,
-                            "lastTransitionTime": since}  # fmt: skip
-    if reason:
-        cond["reason"], cond["message"] = reason, message
-    return cond
-
-
-def pod_conditions(
-    old: list[Mapping[str, Any]], statuses: list[Mapping[str, Any]], stamp: str, phase: str
-) -> list[dict[str, Any]]:
-    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, then PodScheduled as
-    the scheduler set it, in the order `kubectl describe` shows them."""
-    unready = sorted(s["name"] for s in statuses if not s["ready"])
-    terminal = phase in TERMINAL_PHASES
-    if terminal:
-        reason, message = "PodCompleted", ""
-    else:
-        reason, message = (
-            "ContainersNotReady",
-            f"containers with unready status: [{' '.join(unready)}]",
-        )
-    ready = not unready and not terminal
-    conds = [
-        _condition(old, "PodReadyToStartContainers", not terminal, stamp),
-        _condition(old, "Initialized", True, stamp, *(("PodCompleted", "") if terminal else ())),
-        _condition(old, "Ready", ready, stamp, *(() if ready else (reason, message))),
-        _condition(old, "ContainersReady", ready, stamp, *(() if ready else (reason, message))),
-    ]
-    scheduled = next((dict(c) for c in old if c.get("type") == "PodScheduled"), None)
-    conds.append(scheduled or _condition(old, "PodScheduled", True, stamp))
-    for cond in conds:
-        if cond.get("message") == "":
-            del cond["message"]
-    return conds
-
-
-def node_conditions(
-    old: list[Mapping[str, Any]], capacity: Mapping[str, str], usage: Usage,
-    images: Mapping[str, int], stamp: str,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """MemoryPressure, DiskPressure, PIDPressure from the hard eviction thresholds, then
-    Ready; heartbeats are `stamp`, transitions keep their old time when unchanged."""
-    memory = _bytes(capacity.get("memory", "0"))
-    storage = _bytes(capacity.get("ephemeral-storage", "0"))
-    used_disk = usage.disk + usage.logs + sum(images.values())
-    pressure = {
-        "MemoryPressure": memory - usage.memory < MEMORY_AVAILABLE_HARD,
-        "DiskPressure": storage > 0 and (storage - used_disk) * 100 < storage * NODEFS_AVAILABLE_HARD_PERCENT,
-        "PIDPressure": False,
-    }  # fmt: skip
-    conds = []
-    for type_, fine, bad in _NODE_CONDITIONS:
-        reason, message = bad if pressure[type_] else fine
-        cond = _condition(old, type_, pressure[type_], stamp, reason, message)
-        conds.append(cond)
-    conds.append(
-        _condition(old, "Ready", True, stamp, "KubeletReady", "kubelet is posting ready status")
-    )
-    for cond in conds:
-        cond.pop("lastProbeTime")
-        cond["lastHeartbeatTime"] = stamp
-    return conds
-
-
-def _ms(ns: int) -> int:
-    """Truncate to milliseconds, as the image manager prints durations."""
-    return ns - ns % 1_000_000
-
-
-def _bytes(value: Any) -> int:
-    return Quantity(str(value)).value()
-
-
-def _probe_output(probe: Mapping[str, Any], pod_ip: str) -> str:
-    if "httpGet" in probe:
-        return "HTTP probe failed with statuscode: 500"
-    if "tcpSocket" in probe:
-        port = (probe.get("tcpSocket") or {}).get("port", "")
-        return f"dial tcp {pod_ip}:{port}: connect: connection refused"
-    return ""
-
-
-def _strip_heartbeats(status: Mapping[str, Any]) -> Any:
-    conds = [
-        {k: v for k, v in c.items() if k != "lastHeartbeatTime"}
-        for c in status.get("conditions") or []
-    ]
-    return {**{k: v for k, v in status.items() if k != "conditions"}, "conditions": conds}
+def _without_status(pod: Mapping[str, Any]) -> Any:
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}  # fmt: skip
+    return {**{k: v for k, v in pod.items() if k not in _SPEC_ONLY}, "metadata": meta}
 
 
 __all__ = [

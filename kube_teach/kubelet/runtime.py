@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ WORKLOAD_ANNOTATION = "kube-teach.io/workload"
 WORKLOAD_KINDS = ("constant", "ramp", "leak", "request")
 WORKLOAD_KEYS = frozenset(
     "kind cpu memory rampSeconds leakPerSecond rps cpuPerRequest memoryPerRequest "
-    "diskPerSecond logPerSecond exitAfter exitCode failsAfter".split()
+    "diskPerSecond logPerSecond exitAfter exitCode failsAfter shutdownSeconds preStopSeconds".split()
 )
 MiB = 1024 * 1024
 
@@ -58,7 +59,9 @@ class Workload:
     requests per second. Every kind writes `disk_per_second` and `log_per_second` bytes.
     `exit_after` (seconds, None: runs until stopped) ends the process with `exit_code`.
     `fails_after` maps "liveness"/"readiness"/"startup" to seconds since start from which that
-    probe fails (0: always). CPU is in millicores, memory and disk in bytes.
+    probe fails (0: always). `shutdown_seconds` is how long the process takes to exit after
+    SIGTERM (exit code 143); `pre_stop_seconds` how long an exec or httpGet preStop hook runs.
+    CPU is in millicores, memory and disk in bytes.
     """
 
     kind: str = "constant"
@@ -74,6 +77,8 @@ class Workload:
     exit_after: float | None = None
     exit_code: int = 0
     fails_after: Mapping[str, float] = field(default_factory=dict)
+    shutdown_seconds: float = 0.0
+    pre_stop_seconds: float = 0.0
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any] | None) -> Workload:
@@ -101,6 +106,8 @@ class Workload:
             fails_after={
                 str(k): to_ns(v) / SECOND for k, v in sorted((spec.get("failsAfter") or {}).items())
             },
+            shutdown_seconds=to_ns(spec.get("shutdownSeconds", 0)) / SECOND,
+            pre_stop_seconds=to_ns(spec.get("preStopSeconds", 0)) / SECOND,
         )
 
     def usage(self, t: float) -> Usage:
@@ -161,6 +168,41 @@ def workload_for(
         if spec is None:
             return default or Workload()
     return Workload.from_dict(spec)
+
+
+# A small registry: repositories it knows and the tags they have (a regular expression over
+# the tag). An image of a known repository with another tag does not exist, so pulling it fails;
+# repositories it does not know are assumed to exist with every tag.
+REGISTRY_TAGS = {
+    "nginx": r"latest|stable|mainline|alpine|1\.([0-9]|1[0-9]|2[0-9])(\.[0-9]+)?(-alpine)?",
+    "busybox": r"latest|stable|musl|glibc|1\.([0-9]|[1-3][0-9])(\.[0-9]+)?",
+    "redis": r"latest|alpine|[5-8](\.[0-9]+){0,2}(-alpine)?",
+    "python": r"latest|slim|alpine|3(\.[0-9]+){0,2}(-slim|-alpine)?",
+    "postgres": r"latest|alpine|1[0-8](\.[0-9]+)?(-alpine)?",
+}
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(repository without docker.io/library/, tag or "latest"); digests keep their tag."""
+    name = image.split("@")[0]
+    last = name.split("/")[-1]
+    repo, tag = name.rsplit(":", 1) if ":" in last else (name, "latest")
+    return repo.removeprefix("docker.io/").removeprefix("library/"), tag
+
+
+def image_exists(image: str, registry: Mapping[str, str] | None = None) -> bool:
+    """Whether the registry model has `image` (see REGISTRY_TAGS)."""
+    tags = REGISTRY_TAGS if registry is None else registry
+    repo, tag = split_image(image)
+    pattern = tags.get(repo)
+    return pattern is None or "@" in image or re.fullmatch(pattern, tag) is not None
+
+
+def pull_error(image: str) -> str:
+    """containerd's error for an image the registry does not have, as the kubelet shows it."""
+    ref = f"{image_ref(image).split('@')[0]}:{split_image(image)[1]}"
+    return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
+            f'failed to resolve reference "{ref}": {ref}: not found')  # fmt: skip
 
 
 def image_size(image: str) -> int:
@@ -253,12 +295,13 @@ class ContainerRuntime:
             return False
         return image not in self.images
 
-    def pull(self, image: str, now_ns: int) -> tuple[int, int]:
+    def pull(self, image: str, now_ns: int, exists: bool = True) -> tuple[int, int]:
         """Queue a pull at `now_ns`: returns (pull time, total time including waiting) in ns.
-        The image counts as present only once the caller calls `pulled` at the end."""
+        The image counts as present only once the caller calls `pulled` at the end. A pull of
+        an image the registry lacks (`exists` False) fails after resolving: the overhead only."""
         size = image_size(image)
         duration = self.pull_overhead_ns
-        if image not in self.images:
+        if image not in self.images and exists:
             duration += round(size / self.bandwidth * SECOND)
         start = max(now_ns, self._pulls_busy_until)
         self._pulls_busy_until = start + duration
