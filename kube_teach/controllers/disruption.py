@@ -42,6 +42,7 @@ __all__ = [
     "evict",
     "expected_scale",
     "pods_for_pdb",
+    "sync_failed",
 ]
 
 
@@ -59,13 +60,17 @@ def pods_for_pdb(
 
 
 def expected_scale(
-    pods: Sequence[Mapping[str, Any]], scales: Mapping[str, int]
+    pods: Sequence[Mapping[str, Any]],
+    scales: Mapping[str, int],
+    workload_of: Mapping[str, str] | None = None,
 ) -> tuple[int, list[str]]:
     """(Σ scale of the controllers of `pods`, names of pods without a controller).
 
     `scales` maps a controller's UID (the pod's controller ref, e.g. a ReplicaSet) to the
     replicas of the workload it stands for (for a Deployment's ReplicaSet, the Deployment's
-    spec.replicas). A controlled pod whose controller is not in `scales` raises ValueError
+    spec.replicas). `workload_of` maps such a UID to the workload's own UID, so that the old
+    and new ReplicaSets of one Deployment count its scale once, as upstream's finders do.
+    A controlled pod whose controller is not in `scales` raises ValueError
     ("found no controllers for pod ...").
     """
     seen: dict[str, int] = {}
@@ -76,11 +81,9 @@ def expected_scale(
             unmanaged.append(name(pod))
             continue
         ref_uid = ref.get("uid") or ""
-        if ref_uid in seen:
-            continue
         if ref_uid not in scales:
             raise ValueError(f'found no controllers for pod "{name(pod)}"')
-        seen[ref_uid] = int(scales[ref_uid])
+        seen[(workload_of or {}).get(ref_uid, ref_uid)] = int(scales[ref_uid])
     return sum(seen.values()), unmanaged
 
 
@@ -169,7 +172,7 @@ def disruptions_allowed(
     try:
         expected, desired = _desired(pdb, selected, expected_count)
     except IntOrStringError as err:
-        return _sync_failed(pdb, str(err), now)
+        return sync_failed(pdb, str(err), now)
     disrupted, recheck = _disrupted_pod_map(pdb, selected, now)
     current = 0
     for pod in selected:
@@ -197,7 +200,7 @@ def disruptions_allowed(
     return result
 
 
-def _sync_failed(pdb: Mapping[str, Any], message: str, now: float | None) -> BudgetStatus:
+def sync_failed(pdb: Mapping[str, Any], message: str, now: float | None) -> BudgetStatus:
     """failSafe: the status kept, disruptionsAllowed 0, DisruptionAllowed False (SyncFailed)."""
     st = status(pdb)
     result = BudgetStatus(0)

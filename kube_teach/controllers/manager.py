@@ -28,15 +28,31 @@ from .base import (
     EventRecorder,
     SharedInformers,
 )
+from .daemonset_controller import DaemonSetController
 from .deployment_controller import DeploymentController
+from .disruption_controller import DisruptionController
+from .endpoints_controller import EndpointsController
+from .endpointslice_controller import EndpointSliceController
+from .garbage_collector_controller import GarbageCollector
+from .hpa_controller import HorizontalController, MetricsClient
 from .node_lifecycle_controller import NodeLifecycleController, TaintEvictionController
 from .replicaset_controller import ReplicaSetController
+from .service_lb_controller import ServiceLBController
+from .serviceaccounts_controller import ServiceAccountsController
 
 #: The in-tree controllers by upstream controller ID; the others join as they are written.
 DEFAULT_CONTROLLERS: dict[str, type[Controller]] = {
+    "daemonset-controller": DaemonSetController,
     "deployment-controller": DeploymentController,
+    "disruption-controller": DisruptionController,
+    "endpoints-controller": EndpointsController,
+    "endpointslice-controller": EndpointSliceController,
+    "garbage-collector-controller": GarbageCollector,
+    "horizontal-pod-autoscaler-controller": HorizontalController,
     "node-lifecycle-controller": NodeLifecycleController,
     "replicaset-controller": ReplicaSetController,
+    "service-lb-controller": ServiceLBController,
+    "serviceaccount-controller": ServiceAccountsController,
     "taint-eviction-controller": TaintEvictionController,
 }
 #: Known to upstream but off unless named (ControllersDisabledByDefault).
@@ -44,7 +60,19 @@ CONTROLLERS_DISABLED_BY_DEFAULT = frozenset(
     {"bootstrap-signer-controller", "token-cleaner-controller"}
 )
 #: The names `--controllers` accepted before 1.28, still accepted as aliases.
-CONTROLLER_ALIASES = {"deployment": "deployment-controller", "replicaset": "replicaset-controller"}
+CONTROLLER_ALIASES = {
+    "daemonset": "daemonset-controller",
+    "deployment": "deployment-controller",
+    "disruption": "disruption-controller",
+    "endpoint": "endpoints-controller",
+    "endpointslice": "endpointslice-controller",
+    "garbagecollector": "garbage-collector-controller",
+    "horizontalpodautoscaling": "horizontal-pod-autoscaler-controller",
+    "nodelifecycle": "node-lifecycle-controller",
+    "replicaset": "replicaset-controller",
+    "service": "service-lb-controller",
+    "serviceaccount": "serviceaccount-controller",
+}
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
 COMPONENT = "kube-controller-manager"
@@ -127,6 +155,7 @@ class ControllerManager:
         burst: int = KUBE_API_BURST,
         rng: random.Random | None = None,
         credentials: Mapping[str, Any] | None = None,
+        metrics_client: MetricsClient | None = None,
     ) -> None:
         self.network = network
         self.clock = clock if clock is not None else network.clock
@@ -161,12 +190,25 @@ class ControllerManager:
         self.restarts = 0
         self._active = False
         self._recorder: EventRecorder | None = None
+        self._metrics_client = metrics_client
 
     # -- the learner's handle ------------------------------------------------------------------
     @property
     def leading(self) -> bool:
         """Whether this process is running its controllers now."""
         return self._active
+
+    @property
+    def metrics_client(self) -> MetricsClient | None:
+        """The resource metrics API the HPA controller reads (None: no metrics-server)."""
+        return self._metrics_client
+
+    @metrics_client.setter
+    def metrics_client(self, client: MetricsClient | None) -> None:
+        self._metrics_client = client
+        for controller in self.controllers.values():
+            if isinstance(controller, HorizontalController):
+                controller.metrics_client = client
 
     def start(self) -> None:
         """Start the process (idempotent)."""
@@ -232,6 +274,7 @@ class ControllerManager:
             self.qps, self.burst,
         )  # fmt: skip
         self.controllers = {cid: self.registry[cid](ctx) for cid in self.enabled}
+        self.metrics_client = self._metrics_client  # hands it to the HPA controller
         self.informers.start()
         for cid in self.enabled:
             self.controllers[cid].run()

@@ -50,7 +50,9 @@ NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION, INITIAL = (
 )
 
 __all__ = [
+    "NODE_EVICTION_PERIOD",
     "HealthUpdate",
+    "RateLimitedTimedQueue",
     "NodeHealth",
     "compute_zone_state",
     "eviction_delay",
@@ -342,3 +344,80 @@ def handle_disruption(
             rates[z] = zone_eviction_rate(new_states[z], len(zones[z]), **kwargs)
             states[z] = new_states[z]
     return DisruptionDecision(states, rates)
+
+
+# -- the per-zone NoExecute tainter ---------------------------------------------------------------
+EVICTION_RATE_LIMITER_BURST = 1
+NODE_EVICTION_PERIOD = 0.1  # how often the tainting pass drains the zone queues
+
+
+class RateLimitedTimedQueue:
+    """The nodes of one zone waiting for their NoExecute taint, in arrival order, drained by a
+    token bucket of `qps` nodes per second and burst 1 (RateLimitedTimedQueue over
+    flowcontrol's token bucket). A qps of 0 admits nothing (the "never" limiter).
+    Times are seconds; the bucket starts full.
+
+    As upstream's UniqueQueue, a node taken from the queue stays known: adding it again does
+    nothing until `remove` forgets it (the controller does so when the node is healthy again,
+    or when its taint has gone missing).
+    """
+
+    def __init__(self, qps: float, now: float) -> None:
+        self.qps = float(qps) if qps > 0 else 0.0
+        self.tokens = float(EVICTION_RATE_LIMITER_BURST) if self.qps else 0.0
+        self.last = now
+        self.items: list[str] = []
+        self.known: dict[str, None] = {}  # queued or already processed (an ordered set)
+
+    def add(self, node_name: str) -> bool:
+        """Queue a node; False if it is queued or was processed and not removed since."""
+        if node_name in self.known:
+            return False
+        self.known[node_name] = None
+        self.items.append(node_name)
+        return True
+
+    def remove(self, node_name: str) -> bool:
+        """Forget a node: out of the queue, and free to be added again."""
+        if node_name not in self.known:
+            return False
+        del self.known[node_name]
+        if node_name in self.items:
+            self.items.remove(node_name)
+        return True
+
+    def try_accept(self, now: float) -> bool:
+        """Take one token if there is one (rate.Limiter.Allow with burst 1)."""
+        if not self.qps:
+            return False
+        self.tokens = min(
+            float(EVICTION_RATE_LIMITER_BURST), self.tokens + (now - self.last) * self.qps
+        )
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def swap_limiter(self, qps: float, now: float) -> None:
+        """SwapLimiter: a new bucket at `qps`; if the old one had no token to give, the new
+        one starts drained as well, so a swap never grants an extra eviction."""
+        qps = float(qps) if qps > 0 else 0.0
+        if qps == self.qps:
+            return
+        had_token = self.try_accept(now)
+        self.qps, self.last = qps, now
+        self.tokens = float(EVICTION_RATE_LIMITER_BURST) if qps else 0.0
+        if qps and not had_token:
+            self.tokens -= 1.0
+
+    def take(self, now: float) -> list[str]:
+        """Try: the nodes that may be tainted now, in order, each taking one token; the
+        queue stops at the first node the bucket refuses."""
+        taken = []
+        while self.items and self.try_accept(now):
+            taken.append(self.items.pop(0))
+        return taken
+
+    def __repr__(self) -> str:
+        return f"<RateLimitedTimedQueue qps={self.qps} queued={self.items}>"

@@ -349,8 +349,16 @@ def test_with_the_replicaset_controller_disabled_a_deployment_gets_a_replicaset_
     w.run(5)
     assert len(w.store.list(RSS, "default")) == 1 and w.pods() == []
     assert sorted(w.kcm.controllers) == [
+        "daemonset-controller",
         "deployment-controller",
+        "disruption-controller",
+        "endpoints-controller",
+        "endpointslice-controller",
+        "garbage-collector-controller",
+        "horizontal-pod-autoscaler-controller",
         "node-lifecycle-controller",
+        "service-lb-controller",
+        "serviceaccount-controller",
         "taint-eviction-controller",
     ]
 

@@ -124,9 +124,17 @@ def test_the_first_manager_creates_the_lease_and_renews_it_while_the_second_wait
     assert became["involvedObject"]["kind"] == "Lease"
     assert became["source"] == {"component": "kube-controller-manager"}
     assert sorted(kcm.controllers) == [
+        "daemonset-controller",
         "deployment-controller",
+        "disruption-controller",
+        "endpoints-controller",
+        "endpointslice-controller",
+        "garbage-collector-controller",
+        "horizontal-pod-autoscaler-controller",
         "node-lifecycle-controller",
         "replicaset-controller",
+        "service-lb-controller",
+        "serviceaccount-controller",
         "taint-eviction-controller",
     ]
     other = next(m for name, m in w.kcms.items() if name != leader)
