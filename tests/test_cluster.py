@@ -249,7 +249,8 @@ def test_html_and_text_reprs(cluster):
     cluster.apply(WEB)
     assert "<table" in cluster.get("deployments")._repr_html_()
     assert re.fullmatch(
-        r"<Cluster\(seed=0\) at t=0\.\d+s: 3/3 nodes up; Deployment: 1, .*Node: 3, Service: 1>", repr(cluster)
+        r"<Cluster\(seed=0\) at t=0\.\d+s: 3/3 nodes up; Deployment: 1, .*Node: 3, Service: 1>",
+        repr(cluster),
     )
     assert "kind: Deployment" in cluster.get("deployment", "web").to_yaml()
 

@@ -79,5 +79,9 @@ def object_path(
 
 def with_query(path: str, **params: Any) -> str:
     """Append query parameters in Kubernetes' camelCase, skipping None and False."""
-    items = [(k, "true" if v is True else v) for k, v in params.items() if v not in (None, False)]
+    items = [
+        (k, "true" if v is True else v)
+        for k, v in params.items()
+        if v is not None and v is not False
+    ]
     return f"{path}?{urlencode(items)}" if items else path

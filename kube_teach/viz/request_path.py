@@ -184,6 +184,12 @@ def _diff(before: Any, after: Any, path: str = "") -> list[str]:
         return out
     if before == after:
         return []
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            line
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for line in _diff(b, a, f"{path}[{i}]")
+        ]
     if isinstance(before, list) and isinstance(after, list) and after[: len(before)] == before:
         return [f"+ {path}[{i}]: {_short(after[i])}" for i in range(len(before), len(after))]
     return [f"~ {path}: {_short(before)} -> {_short(after)}"]
@@ -334,7 +340,9 @@ def follow(
     if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         raise ValueError(f"method must be GET, POST, PUT, PATCH or DELETE, not {method!r}")
     if not path.startswith(("/api/", "/apis/")):
-        raise ValueError(f"path must be an API path such as /api/v1/namespaces/default/pods: {path!r}")
+        raise ValueError(
+            f"path must be an API path such as /api/v1/namespaces/default/pods: {path!r}"
+        )
     host = _client_host(cluster)
     creds = dict(ADMIN if credentials is None else credentials)
     request = Request(next(_ids), method, path, copy.deepcopy(body), creds,
@@ -348,7 +356,12 @@ def follow(
     first_trace = len(cluster.trace.events)
     with _tapped(cluster, log, host.name, target):
         host.send(cluster.apiserver.name, request)
-        cluster.clock.run_until(lambda: bool(replies), timeout=timeout)
+        cluster.clock.run_until(lambda: bool(replies), timeout=timeout, raise_on_timeout=False)
+    if not replies:
+        raise TimeoutError(
+            f"{method} {path}: no reply from {cluster.apiserver.name} within {timeout:g} simulated "
+            "seconds (is it down?)"
+        )
     reply = replies[0]
     writes = [e for e in cluster.trace.events[first_trace:] if e.component == "apiserver"]
     stages = _stages(cluster, method, request, reply, log, writes)
@@ -517,8 +530,7 @@ class RequestPathWidget:
 
         view = w.HTML(value=self.html())
         names = [p.label or f"{p.method} {p.path}" for p in self.paths]
-        menu = w.Dropdown(options=list(enumerate(names)), value=0)
-        menu.options = [(n, i) for i, n in enumerate(names)]
+        menu = w.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=self.current)
         stages = w.ToggleButtons(options=list(STAGES), value=self.selected)
 
         def on_request(change: Any) -> None:
@@ -549,7 +561,125 @@ def request_path_widget(*paths: RequestPath) -> RequestPathWidget:
     return RequestPathWidget(list(paths))
 
 
+# -- a burst of creates against the in-flight limits --------------------------------------------------
+@dataclass
+class Burst:
+    """What `burst()` saw, per create: when it was first sent, when its last reply came, that
+    reply's code and how many 429s it got first; plus the server's limit, every 429's time and
+    the server's own metrics."""
+
+    sent: list[float]
+    done: list[float]
+    codes: list[int]
+    retries: list[int]
+    limit: int
+    rejected: int
+
+    def summary(self) -> str:
+        ok = sum(1 for c in self.codes if c == 201)
+        lat = sorted(
+            d - s for s, d, c in zip(self.sent, self.done, self.codes, strict=True) if c == 201
+        )
+        p = (lambda q: lat[max(0, -(-q * len(lat) // 100) - 1)] * 1000) if lat else (lambda q: 0)
+        return (
+            f"{len(self.codes)} creates, max-mutating-requests-inflight={self.limit}: {ok} created, "
+            f"{len(self.codes) - ok} failed; the server answered 429 {self.rejected} times; "
+            f"latency p50 {p(50):.0f} ms, p99 {p(99):.0f} ms, last reply at t={max(self.done):.2f}s"
+        )
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def plot(self, title: str = "") -> Any:
+        """Replies per 50 ms (201 and 429, stacked) and each create's latency (first send to
+        201) at the time it completed, as SVG."""
+        from matplotlib.figure import Figure
+
+        from .plot import COLORS, to_svg
+
+        created = [(s, d) for s, d, c in zip(self.sent, self.done, self.codes, strict=True)
+                   if c == 201]  # fmt: skip
+        bins = [i / 20 for i in range(int((max(self.done) + 0.1) * 20) + 2)]
+        fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        top.hist([[d for _, d in created], self.rejected_times], bins=bins, stacked=True,
+                 color=[COLORS[2], COLORS[1]], label=["201 Created", "429 Too Many Requests"])  # fmt: skip
+        top.set_ylabel("replies / 50 ms")
+        top.legend(loc="upper right", frameon=False, fontsize=9)
+        bottom.scatter([d for _, d in created], [(d - s) * 1000 for s, d in created], s=4,
+                       color=COLORS[0])  # fmt: skip
+        bottom.set_ylabel("latency of a create (ms)")
+        bottom.set_xlabel("simulated time (seconds)")
+        for ax in (top, bottom):
+            ax.spines[["top", "right"]].set_visible(False)
+        if title:
+            top.set_title(title, loc="left", fontsize=11)
+        return to_svg(fig, title or "burst")
+
+    rejected_times: list[float] = field(default_factory=list)
+    metrics: Any = None  # the server's metrics (kube_teach.sim.Metrics) over the run
+
+
+def burst(
+    creates: int = 1000,
+    *,
+    over: float = 0.2,
+    max_mutating_inflight: int = 10,
+    retry: bool = True,
+    qps: float = 0,
+    seed: int = 0,
+) -> Burst:
+    """`creates` ConfigMap creates from one deployer (not system:masters, whom the limit
+    exempts), sent evenly over `over` seconds (or at `qps`, a client-side limit, when given),
+    against an API server whose mutating pool has `max_mutating_inflight` seats. With `retry`
+    the client waits Retry-After and sends again, up to 10 times, as client-go does. One etcd
+    member keeps the run quick."""
+    from ..cluster import Cluster
+
+    if creates < 1 or max_mutating_inflight < 1:
+        raise ValueError("creates and max_mutating_inflight must be at least 1")
+    cluster = Cluster(nodes=0, seed=seed, controllers=[], scheduler=False, etcd_members=1,
+                      authorization_mode=("AlwaysAllow",))  # fmt: skip
+    fc = cluster.apiserver.flow_control
+    fc.limits = {False: 2 * max_mutating_inflight, True: max_mutating_inflight}
+    host = cluster.network.add_host("deployer")
+    creds = {"cert": {"cn": "ci-deployer", "o": ["ci"]}}
+    n = creates
+    sent, done, codes, retries = [0.0] * n, [0.0] * n, [0] * n, [0] * n
+    rejected: list[float] = []
+    path = "/api/v1/namespaces/default/configmaps"
+    start = cluster.clock.now
+
+    def send(i: int) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:04d}"}}
+        host.send(cluster.apiserver.name, Request(i + 1, "POST", path, body, creds))
+
+    def receive(src: str, msg: Any) -> None:
+        if not isinstance(msg, Response):
+            return
+        i, now = msg.id - 1, cluster.clock.now - start
+        if msg.code == 429:
+            rejected.append(now)
+            if retry and retries[i] < 10:
+                retries[i] += 1
+                host.call_later(float(msg.headers.get("Retry-After", "1")), lambda: send(i))
+                return
+        done[i], codes[i] = now, msg.code
+
+    host.receive = receive
+    gap = 1 / qps if qps else over / n
+    for i in range(n):
+        sent[i] = i * gap
+        host.call_later(i * gap, lambda i=i: send(i))
+    cluster.clock.run_until(lambda: all(codes), timeout=600)
+    return Burst(
+        sent, done, codes, retries, max_mutating_inflight, len(rejected), rejected, cluster.metrics
+    )
+
+
 __all__ = [
+    "Burst",
+    "burst",
     "STAGES",
     "RequestPath",
     "RequestPathWidget",
