@@ -216,6 +216,7 @@ class Cluster:
         # (kubelets, controllers, scheduler, kubectl) reaches the replicas through it.
         self.lb = LoadBalancer("apiserver", self.network, names) if apiservers > 1 else None
         self._kubectl_host = self.network.add_host("kubectl")
+        self._views = 0
         self._client = RESTClient(
             self._kubectl_host, "apiserver", qps=10**9, burst=10**9, credentials=ADMIN,
             user_agent="kubectl/v1.34.0 (linux/amd64) kubernetes/v1.34.0", timeout=600,
@@ -312,8 +313,10 @@ class Cluster:
         """The same cluster seen by another user (a client certificate with CN `name` and O
         `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
         view = copy.copy(self)
+        self._views += 1
+        host = self.network.add_host(f"kubectl-{self._views}")
         view._client = RESTClient(
-            self._kubectl_host, "apiserver", qps=10**9, burst=10**9,
+            host, "apiserver", qps=10**9, burst=10**9,
             credentials={"cert": {"cn": name, "o": list(groups)}},
             user_agent=self._client.user_agent,
         )  # fmt: skip

@@ -60,6 +60,14 @@ class WatchEvent:
     object: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Cancel:
+    """The client closed request `id`'s connection (a watch it no longer wants): the server
+    stops sending on it, as a closed HTTP/2 stream stops a watch."""
+
+    id: int
+
+
 def collection_path(info: KindInfo, namespace: str | None = None) -> str:
     """`/api/v1/namespaces/default/pods`, `/apis/apps/v1/deployments` (all namespaces),
     `/api/v1/nodes` (cluster-scoped)."""

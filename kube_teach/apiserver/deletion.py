@@ -96,21 +96,24 @@ class DeleteOptions:
 def check_preconditions(info: KindInfo, obj: Obj, options: DeleteOptions) -> None:
     """storage.Preconditions: a mismatched uid or resourceVersion is a 409."""
     uid, rv = obj.metadata.get("uid", ""), obj.resource_version
+    # rest.BeforeDelete names the kind where other conflicts name the resource
+    where = f'Operation cannot be fulfilled on {info.kind} "{obj.name}"'
+    details = {"name": obj.name, "group": info.group, "kind": info.kind}
     if options.precondition_uid is not None and options.precondition_uid != uid:
-        raise StatusError.conflict(
-            info,
-            obj.name,
-            f"Precondition failed: UID in precondition: {options.precondition_uid}, "
-            f"UID in object meta: {uid}",
-        )
+        raise StatusError(
+            "Conflict", 409,
+            f"{where}: the UID in the precondition ({options.precondition_uid}) does not match "
+            f"the UID in record ({uid}). The object might have been deleted and then recreated",
+            details,
+        )  # fmt: skip
     pre_rv = options.precondition_resource_version
     if pre_rv is not None and pre_rv != rv:
-        raise StatusError.conflict(
-            info,
-            obj.name,
-            f"Precondition failed: ResourceVersion in precondition: {pre_rv}, "
-            f"ResourceVersion in meta: {rv}",
-        )
+        raise StatusError(
+            "Conflict", 409,
+            f"{where}: the ResourceVersion in the precondition ({pre_rv}) does not match the "
+            f"ResourceVersion in record ({rv}). The object might have been modified",
+            details,
+        )  # fmt: skip
 
 
 def grace_period(obj: Obj, options: DeleteOptions) -> int:

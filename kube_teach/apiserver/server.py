@@ -18,7 +18,7 @@ from typing import Any
 from ..api.errors import StatusError
 from ..api.kinds import KINDS, KindInfo
 from ..api.objects import Obj
-from ..api.rest import Request, Response
+from ..api.rest import Cancel, Request, Response
 from ..sim import Metrics, Network, Trace
 from ..sim.duration import to_ns
 from .admission import AdmissionChain, AdmissionContext, AdmissionRequest
@@ -28,11 +28,14 @@ from .authorization import AlwaysAllow
 from .deletion import DeleteOptions
 from .etcd3 import Op
 from .flowcontrol import Dispatch, FlowRequest, MaxInFlight, Queued, Reject
+from .patch import apply_patch
 from .rbac import Decision, forbidden_error
+from .rbac_escalation import check_rbac_write
 from .request import Attributes, RequestInfoError, UserInfo, is_long_running, request_info
 from .store import ObjectStore, _field_set
 from .watch import BOOKMARK_EVERY, WATCH_WINDOW, WatchCache
 
+_RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 _BY_RESOURCE = {(k.group, k.resource): k for k in KINDS.values()}
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -163,6 +166,7 @@ class APIServer:
         self.watches = WatchCache(self.host.send, _field_set)
         self.admission_rng = self.store.seeds.stream(f"admission/{self.name}")
         self._queued: dict[int, Callable[[], None]] = {}
+        self._arrived: dict[tuple[str, int], int] = {}
         self._running: set[Any] = set()
         self.store.watch(self._stored)
         self.host.on_crash.append(self._crashed)
@@ -179,6 +183,8 @@ class APIServer:
     def _receive(self, src: str, msg: Any) -> None:
         if isinstance(msg, Request):
             self._serve(src, msg)
+        elif isinstance(msg, Cancel):
+            self.watches.close(src, msg.id, tell=False)
 
     def _wall(self) -> int:
         """Unix nanoseconds now: what timestamps (audit, token expiry) are measured in."""
@@ -199,6 +205,7 @@ class APIServer:
             )
             return
         attrs = Attributes.of(result.user, info)
+        self._arrived[(src, req.id)] = self.clock.now_ns
         audit = None
         if self.auditor is not None:
             audit = self.auditor.begin(
@@ -207,6 +214,7 @@ class APIServer:
             )  # fmt: skip
         verdict = self.flow_control.admit(FlowRequest((src, req.id), attrs), self.clock.now_ns)
         if isinstance(verdict, Reject):
+            self._arrived.pop((src, req.id), None)
             self.metrics.inc("apiserver_rejected_requests_total", verb=info.verb)
             self.metrics.inc("apiserver_request_total", verb=info.verb, code="429")
             headers = {"Retry-After": str(verdict.retry_after), **verdict.headers}
@@ -244,7 +252,9 @@ class APIServer:
             code, body, items = (err.code, err.status, 0) if err is not None else result
             if code is not None:
                 self._finish(src, req, attrs, code, body, items, audit)
-            elif audit is not None:
+                return
+            self._arrived.pop((src, req.id), None)
+            if audit is not None:
                 audit.response_started(self._wall())
 
         def timed_out() -> None:
@@ -276,7 +286,10 @@ class APIServer:
                 audit.complete(self._wall(), code, status, body)
             self._reply(src, Response(req.id, code, body))
 
-        self.metrics.observe("apiserver_request_duration_seconds", delay / 1e9, verb=attrs.verb)
+        # from arrival to reply: time queued in flow control and waiting for etcd included
+        arrived = self._arrived.pop(key, self.clock.now_ns)
+        took = self.clock.now_ns + delay - arrived
+        self.metrics.observe("apiserver_request_duration_seconds", took / 1e9, verb=attrs.verb)
         self.metrics.inc("apiserver_request_total", verb=attrs.verb, code=str(code))
         self.host.call_later(delay / 1e9, done)
 
@@ -297,6 +310,7 @@ class APIServer:
             self._running.add(verdict.request_id)
             go()
         elif isinstance(verdict, Reject):
+            self._arrived.pop(verdict.request_id, None)
             src, rid = verdict.request_id
             self.metrics.inc("apiserver_rejected_requests_total", verb="queued")
             headers = {"Retry-After": str(verdict.retry_after), **verdict.headers}
@@ -318,6 +332,7 @@ class APIServer:
                              self.flow_control.in_use(mutating), request_kind=kind)  # fmt: skip
 
     def _crashed(self) -> None:
+        self._arrived.clear()
         self.watches.drop_all()
         self._queued.clear()
         for key in list(self._running):
@@ -355,12 +370,14 @@ class APIServer:
             return 201, (yield from self._bind(info, attrs.name, ns, body)), 1
         if verb == "create":
             self._check_body(body, info, attrs)
+            self._check_escalation(info, attrs, body)
             created = yield from self.store.create_op(body, dry_run=dry_run, admission=admit)
             if admit is not None and not dry_run:
                 yield from admit.charge()
             return 201, created, 1
         if verb == "update":
             self._check_body(body, info, attrs)
+            self._check_escalation(info, attrs, body)
             op = self.store.update_op(
                 body, subresource=sub or None, dry_run=dry_run, admission=admit
             )
@@ -370,7 +387,10 @@ class APIServer:
             return 200, written, 1
         if verb == "patch":
             live = yield from self.store.get_op(info, attrs.name, ns)
-            patched = self._patch(info, live, body, req.headers.get("Content-Type", MERGE_PATCH))
+            ctype = req.headers.get("Content-Type", MERGE_PATCH)
+            patched = apply_patch(dict(live), body, ctype, info.kind)
+            self._check_body(patched, info, attrs)
+            self._check_escalation(info, attrs, patched)
             op = self.store.update_op(
                 patched, subresource=sub or None, dry_run=dry_run, admission=admit
             )
@@ -420,39 +440,38 @@ class APIServer:
         }
         return 200, body, len(page.items)
 
-    def _patch(self, info: KindInfo, live: Obj, patch: Any, content_type: str) -> dict[str, Any]:
-        ctype = content_type.split(";")[0].strip()
-        if ctype == MERGE_PATCH:
-            return _merge_patch(dict(live), patch if patch is not None else {})
-        if ctype == JSON_PATCH:
-            from .patch import apply_json_patch
-
-            return apply_json_patch(dict(live), patch)
-        if ctype == STRATEGIC_PATCH:
-            from .patch import apply_strategic_merge_patch
-
-            return apply_strategic_merge_patch(dict(live), patch, info.kind)
-        raise StatusError(
-            "UnsupportedMediaType", 415,
-            f'the body of the request was in an unknown format - accepted media types include: '
-            f"{JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}, {STRATEGIC_PATCH}",
-        )  # fmt: skip
+    def _check_escalation(self, info: KindInfo, attrs: Attributes, body: dict[str, Any]) -> None:
+        """RBAC's escalation prevention, in the Role and binding storage: you may only grant
+        what you hold (or have `escalate` / `bind`)."""
+        rbac = getattr(self.authorizer, "rbac", None)
+        if info.kind in _RBAC_KINDS and rbac is not None and attrs.user is not None:
+            op = "create" if attrs.verb == "create" else "update"
+            check_rbac_write(self.authorizer, rbac(), attrs.user, body, attrs.namespace, op)
 
     @staticmethod
     def _check_body(body: Any, info: KindInfo, attrs: Attributes) -> None:
+        """What the create/update handlers check before decoding: an object, of this
+        endpoint's kind and version (either may be left out), in this namespace, with the name
+        of the URL."""
         if not isinstance(body, dict):
             raise StatusError.bad_request("the body of the request was in an unknown format")
-        if body.get("kind") not in (None, info.kind):
+        if body.get("apiVersion") is None:
+            body["apiVersion"] = info.api_version
+        if body.get("kind") is None:
+            body["kind"] = info.kind
+        if body["apiVersion"] != info.api_version:
             raise StatusError.bad_request(
-                f"the API version in the data ({body.get('apiVersion', '')}) does not match the "
+                f"the API version in the data ({body['apiVersion']}) does not match the "
                 f"expected API version ({info.api_version})"
-                if body.get("apiVersion") != info.api_version
-                else f"the kind in the data ({body.get('kind')}) does not match the expected "
-                f"kind ({info.kind})"
             )
-        body.setdefault("kind", info.kind)
-        body.setdefault("apiVersion", info.api_version)
+        if body["kind"] != info.kind:
+            raise StatusError.bad_request(
+                f"the kind in the data ({body['kind']}) does not match the expected kind "
+                f"({info.kind})"
+            )
         meta = body.setdefault("metadata", {})
+        if meta is None:
+            meta = body["metadata"] = {}
         if not isinstance(meta, dict):
             raise StatusError.bad_request("the body of the request was in an unknown format")
         if attrs.namespace:
@@ -510,19 +529,6 @@ def _query(path: str) -> dict[str, str]:
     from urllib.parse import parse_qsl, urlsplit
 
     return dict(parse_qsl(urlsplit(path).query, keep_blank_values=True))
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: maps merge, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out
 
 
 __all__ = ["WATCH_WINDOW", "APIServer", "CostModel", "auth_request"]

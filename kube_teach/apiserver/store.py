@@ -300,7 +300,9 @@ class ObjectStore:
             revision, rel = _decode_continue(continue_token)
             start = resource_prefix(info) + rel
             if not start.startswith(prefix):
-                raise StatusError.bad_request("continue key is not valid: key is out of range")
+                raise StatusError.bad_request(
+                    "invalid continue token: continue key is not valid: key is out of range"
+                )
         try:
             stored, rv = yield from self.storage.list(prefix, start=start, revision=revision)
         except StorageError as err:
@@ -486,13 +488,13 @@ class ObjectStore:
                     nmeta[key] = old.metadata[key]
                 else:
                     nmeta.pop(key, None)
+        if not rv:  # an unconditional update (every built-in strategy allows them)
+            new.setdefault("metadata", {})["resourceVersion"] = old.resource_version
         if admission is not None:
             admission.mutate("UPDATE", new, old)
         if subresource != "status":
             rules = [] if internal else validate_update(new, old)
-            self._check(
-                info, new, validate(new, default=False) + rules + _finalizer_rules(new, old)
-            )
+            self._check(info, new, validate(new, default=False) + rules)
             if new.get("spec") != old.get("spec"):
                 new.metadata["generation"] = old.metadata.get("generation", 0) + 1
         if admission is not None:
@@ -604,21 +606,6 @@ class ObjectStore:
         return base[:58] + "".join(rng.choice(alphabet) for _ in range(5))
 
 
-def _finalizer_rules(new: Obj, old: Obj) -> list[FieldError]:
-    """ValidateObjectMetaUpdate's rule: no new finalizer once deletion has begun."""
-    if not old.metadata.get("deletionTimestamp"):
-        return []
-    before = set(old.metadata.get("finalizers") or [])
-    added = [f for f in new.metadata.get("finalizers") or [] if f not in before]
-    if not added:
-        return []
-    return [
-        FieldError.forbidden(
-            "metadata.finalizers", "no new finalizers can be added if the object is being deleted"
-        )
-    ]
-
-
 def _encode_continue(revision: int, start: str) -> str:
     """storage's continue token: base64url (unpadded) of {"v","rv","start"} as Go encodes it."""
     body = json.dumps(
@@ -632,19 +619,25 @@ def _decode_continue(token: str) -> tuple[int, str]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         body = json.loads(raw)
     except (ValueError, TypeError):
-        raise StatusError.bad_request("continue key is not valid: illegal base64 data") from None
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: illegal base64 data"
+        ) from None
     if not isinstance(body, dict) or body.get("v") != "meta.k8s.io/v1":
         raise StatusError.bad_request(
-            "continue key is not valid: server does not recognize this encoded key"
+            "invalid continue token: continue key is not valid: server does not recognize "
+            "this encoded key"
         )
     rv, start = body.get("rv"), body.get("start")
     if not isinstance(rv, int) or rv <= 0:
         raise StatusError.bad_request(
-            "continue key is not valid: incorrect encoded start resourceVersion "
+            "invalid continue token: continue key is not valid: incorrect encoded start "
+            "resourceVersion "
             "(version meta.k8s.io/v1)"
         )
     if not isinstance(start, str) or not start or ".." in start or start.startswith("/"):
-        raise StatusError.bad_request("continue key is not valid: key is not valid")
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: key is not valid"
+        )
     return rv, start
 
 

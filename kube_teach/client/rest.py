@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.rest import Request, Response, WatchEvent
+from ..api.rest import Cancel, Request, Response, WatchEvent
 from ..sim.duration import SECOND, to_ns
 from ..sim.network import Host
 from .ratelimit import TokenBucket
@@ -43,9 +43,11 @@ class Watch:
     _client: RESTClient | None = field(default=None, repr=False)
 
     def stop(self) -> None:
-        """Close from the client side, as cancelling the request's context does."""
+        """Close from the client side, as cancelling the request's context does: the server
+        is told (the connection closes) and sends no more."""
         if self.open and self._client is not None:
             self._client._close_watch(self.id, None, notify=False)
+            self._client.host.send(self._client.server, Cancel(self.id))
 
 
 class RESTClient:

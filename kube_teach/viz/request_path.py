@@ -206,7 +206,11 @@ def _matches(req: Any, user: str, target: tuple[str, str, str]) -> bool:
 
 
 @contextmanager
-def _tapped(cluster: Any, log: _Log, src: str, target: tuple[str, str, str]) -> Iterator[None]:
+def _tapped(
+    cluster: Any, log: _Log, src: str, path: str, target: tuple[str, str, str]
+) -> Iterator[None]:
+    """Wrap the server's stages so that they record into `log` what they decide for the
+    request from `src` to `path`; everything else passes through untouched."""
     server = cluster.apiserver
     host = cluster.network.hosts[server.name]
     saved = {
@@ -246,7 +250,8 @@ def _tapped(cluster: Any, log: _Log, src: str, target: tuple[str, str, str]) -> 
 
     def authorize(attrs: Any) -> Any:
         decision = saved["authorizer"].authorize(attrs)
-        if log.ours:
+        later = log.flow is not None and log.authz is None and attrs.path == path  # queued
+        if log.ours or (later and getattr(attrs.user, "name", None) == log.user):
             log.authz = decision
         return decision
 
@@ -343,6 +348,10 @@ def follow(
         raise ValueError(
             f"path must be an API path such as /api/v1/namespaces/default/pods: {path!r}"
         )
+    if "watch=" in path.partition("?")[2]:
+        raise ValueError(
+            "follow() waits for one reply; a watch streams events: use a client's watch"
+        )
     host = _client_host(cluster)
     creds = dict(ADMIN if credentials is None else credentials)
     request = Request(next(_ids), method, path, copy.deepcopy(body), creds,
@@ -354,7 +363,7 @@ def follow(
     log = _Log()
     target = _target(method, path, body)
     first_trace = len(cluster.trace.events)
-    with _tapped(cluster, log, host.name, target):
+    with _tapped(cluster, log, host.name, path, target):
         host.send(cluster.apiserver.name, request)
         cluster.clock.run_until(lambda: bool(replies), timeout=timeout, raise_on_timeout=False)
     if not replies:
@@ -407,6 +416,8 @@ def _stages(
     elif kind:
         exempt = getattr(log.flow, "exempt", False)
         seat = "exempt (not counted)" if exempt else "seat taken"
+        if kind == "Queued":
+            seat = "queued for a seat, then served"
         limit = f" of {limits[log.flow_mutating]}" if isinstance(limits, dict) else ""
         add("flow control", PASSED, f"{kind}: {seat} in the {pool} pool{limit}")
     else:
@@ -416,7 +427,8 @@ def _stages(
     if d is None:
         add("authorization", NOT_REACHED, "")
     elif not d.allowed:
-        add("authorization", REJECTED, f"403 Forbidden ({d.decision})", [d.reason or "no reason"])
+        why = "no authorizer allowed it" if d.decision == "NoOpinion" else "denied"
+        add("authorization", REJECTED, f"403 Forbidden ({why})", [d.reason] if d.reason else [])
     else:
         add("authorization", PASSED, "allowed", [d.reason] if d.reason else [])
     if method == "GET":
@@ -574,6 +586,8 @@ class Burst:
     retries: list[int]
     limit: int
     rejected: int
+    rejected_times: list[float] = field(default_factory=list)
+    metrics: Any = None  # the server's metrics (kube_teach.sim.Metrics) over the run
 
     def summary(self) -> str:
         ok = sum(1 for c in self.codes if c == 201)
@@ -615,9 +629,6 @@ class Burst:
         if title:
             top.set_title(title, loc="left", fontsize=11)
         return to_svg(fig, title or "burst")
-
-    rejected_times: list[float] = field(default_factory=list)
-    metrics: Any = None  # the server's metrics (kube_teach.sim.Metrics) over the run
 
 
 def burst(
