@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import json
 import shlex
 from collections.abc import Callable, Iterable
@@ -141,6 +142,8 @@ class Cluster:
         audit_policy: dict[str, Any] | str | None = None,
         etcd_members: int = 3,
         apiservers: int = 1,
+        max_requests_inflight: int = 400,
+        max_mutating_requests_inflight: int = 200,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -182,6 +185,8 @@ class Cluster:
         self.apiservers = [
             APIServer(
                 name, self.network, self.store, self.trace, self.metrics,
+                max_requests_inflight=max_requests_inflight,
+                max_mutating_requests_inflight=max_mutating_requests_inflight,
                 authorizer=self.authorizer,
                 admission=AdmissionChain(enabled_plugins(enable, disable)),
                 auditor=auditor,
@@ -216,7 +221,7 @@ class Cluster:
         # (kubelets, controllers, scheduler, kubectl) reaches the replicas through it.
         self.lb = LoadBalancer("apiserver", self.network, names) if apiservers > 1 else None
         self._kubectl_host = self.network.add_host("kubectl")
-        self._views = 0
+        self._view_ids = itertools.count(1)  # shared by every view
         self._client = RESTClient(
             self._kubectl_host, "apiserver", qps=10**9, burst=10**9, credentials=ADMIN,
             user_agent="kubectl/v1.34.0 (linux/amd64) kubernetes/v1.34.0", timeout=600,
@@ -313,8 +318,7 @@ class Cluster:
         """The same cluster seen by another user (a client certificate with CN `name` and O
         `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
         view = copy.copy(self)
-        self._views += 1
-        host = self.network.add_host(f"kubectl-{self._views}")
+        host = self.network.add_host(f"kubectl-{next(self._view_ids)}")
         view._client = RESTClient(
             host, "apiserver", qps=10**9, burst=10**9,
             credentials={"cert": {"cn": name, "o": list(groups)}},

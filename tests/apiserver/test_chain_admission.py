@@ -204,9 +204,6 @@ def _go_quoted(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@pytest.mark.xfail(
-    strict=True, reason="AlwaysPullImages is accepted by the flag but has no plugin in IN_TREE"
-)
 def test_always_pull_images_when_enabled():
     cluster = small(enable_admission_plugins=["AlwaysPullImages"])
     spec = cluster.request("POST", PODS, pod("p", {"imagePullPolicy": "IfNotPresent"}))["spec"]
