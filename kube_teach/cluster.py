@@ -36,9 +36,13 @@ from .apiserver.rbac_bootstrap import controller_manager_bindings, full_bootstra
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from .client.rest import RESTClient
+from .controllers.hpa_controller import MetricsError
 from .controllers.manager import ControllerManager, ControllersFlagError
+from .controllers.replica_calculator import PodMetric
+from .controllers.service_lb import CloudProvider
 from .etcd import EtcdCluster
 from .kubelet.kubelet import Kubelet
+from .network.proxy import KubeProxyHost
 from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
 from .sim.duration import SECOND, to_ns
@@ -102,6 +106,38 @@ class NodeHandle:
 class NodeMap(dict[str, NodeHandle]):
     def _repr_html_(self) -> str:
         return self[next(iter(self))].cluster.get("nodes")._repr_html_() if self else ""
+
+
+class MetricsServer:
+    """metrics-server: each pod's CPU and memory as its kubelet's Summary API reports them
+    (the runtime model's usage), served to the HPA as the resource metrics API. A pod on a
+    node whose kubelet is down has no sample, as a failed scrape leaves it out."""
+
+    WINDOW = 30.0  # seconds each sample averages over (metrics-server's scrape window)
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def get_resource_metric(
+        self, resource: str, namespace: str, selector: dict[str, Any], container: str = ""
+    ) -> tuple[dict[str, PodMetric], float]:
+        if resource not in ("cpu", "memory"):
+            raise MetricsError(f"the resource metrics API serves cpu and memory, not {resource}")
+        c = self.cluster
+        match = LabelSelector.from_dict(selector or {})
+        now = c._unix_ns() / SECOND
+        usage: dict[str, dict[str, int]] = {}
+        for name, kubelet in c.kubelets.items():
+            if c.nodes[name].up and not getattr(kubelet, "crashed_reason", None):
+                usage.update(kubelet.pod_usage())
+        samples = {}
+        for pod in c.store.list(KINDS["Pod"], namespace):
+            if not match.matches(pod.labels) or pod.uid not in usage:
+                continue
+            value = usage[pod.uid][resource]
+            samples[pod.name] = PodMetric(value if resource == "cpu" else value * 1000, now,
+                                          self.WINDOW)  # fmt: skip
+        return samples, now
 
 
 class Cluster:
@@ -249,6 +285,15 @@ class Cluster:
                 },  # fmt: skip
             )
             self.kubelets[name].start()
+        self.kube_proxies: dict[str, KubeProxyHost] = {}
+        for name in sorted(self.nodes):
+            proxy = KubeProxyHost(self.nodes[name].host, "apiserver", name,
+                                  rng=self.seeds.stream(f"kube-proxy/{name}"), trace=self.trace)  # fmt: skip
+            self.nodes[name].host.on_restart.append(proxy.start)
+            proxy.start()
+            self.kube_proxies[name] = proxy
+        self.metrics_server = MetricsServer(self)
+        self.cloud = CloudProvider(self.seeds.stream("cloud-provider"))
         controllers = list(controllers)
         self.controller_manager: ControllerManager | None = None
         if controllers:
@@ -264,6 +309,8 @@ class Cluster:
                 )
             except ControllersFlagError as err:
                 raise ValueError(str(err)) from None
+            self.controller_manager.host.disk["cloud-provider"] = self.cloud
+            self.controller_manager.metrics_client = self.metrics_server
             self.controller_manager.start()
         self.scheduler: Scheduler | None = None
         if scheduler:

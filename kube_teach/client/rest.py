@@ -71,7 +71,9 @@ class RESTClient:
         self.credentials = dict(credentials or {})
         self.user_agent = user_agent
         self.timeout_ns = to_ns(timeout)
-        self._ids = itertools.count(1)
+        # request ids are unique per host, so that several clients of one machine (a kubelet
+        # and kube-proxy on a node) each get their own replies
+        self._ids = host.__dict__.setdefault("_rest_request_ids", itertools.count(1))
         self._pending: dict[int, _Pending] = {}
         self._watches: dict[int, Watch] = {}
         self.sent = 0
@@ -79,7 +81,11 @@ class RESTClient:
         previous = host.receive
 
         def receive(src: str, msg: Any) -> None:
-            if isinstance(msg, Response | WatchEvent) and src == self.server:
+            if (
+                isinstance(msg, Response | WatchEvent)
+                and src == self.server
+                and (msg.id in self._pending or msg.id in self._watches)
+            ):
                 self._receive(msg)
             elif previous is not None:
                 previous(src, msg)
