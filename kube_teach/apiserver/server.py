@@ -33,6 +33,7 @@ from .rbac import Decision, forbidden_error
 from .rbac_escalation import check_rbac_write
 from .request import Attributes, RequestInfoError, UserInfo, is_long_running, request_info
 from .store import ObjectStore, _field_set
+from .subresources import evict_op, get_scale_op, update_scale_op
 from .watch import BOOKMARK_EVERY, WATCH_WINDOW, WatchCache
 
 _RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
@@ -352,6 +353,8 @@ class APIServer:
         query = _query(req.path)
         verb, sub = attrs.verb, attrs.subresource
         dry_run = query.get("dryRun") == "All"
+        if sub == "scale" and verb in ("get", "update", "patch"):
+            return (yield from self._scale(info, attrs, ns, req))
         if verb == "get":
             return 200, (yield from self.store.get_op(info, attrs.name, ns)), 1
         if verb == "list":
@@ -366,6 +369,12 @@ class APIServer:
             return None, None, 0
         admit = _Admit(self, attrs, info, dry_run) if self.admission is not None else None
         body = copy.deepcopy(req.body) if isinstance(req.body, dict) else req.body
+        if verb == "create" and sub == "eviction" and info.kind == "Pod":
+            return (
+                201,
+                (yield from evict_op(self.store, attrs.name, ns or "default", body, admit)),
+                1,
+            )
         if verb == "create" and sub == "binding":
             return 201, (yield from self._bind(info, attrs.name, ns, body)), 1
         if verb == "create":
@@ -439,6 +448,16 @@ class APIServer:
             "items": page.items,
         }
         return 200, body, len(page.items)
+
+    def _scale(self, info: KindInfo, attrs: Attributes, ns: str | None, req: Request) -> Op:
+        if attrs.verb == "get":
+            return 200, (yield from get_scale_op(self.store, info, attrs.name, ns)), 1
+        scale = req.body
+        if attrs.verb == "patch":
+            current = yield from get_scale_op(self.store, info, attrs.name, ns)
+            ctype = req.headers.get("Content-Type", MERGE_PATCH)
+            scale = apply_patch(current, req.body, ctype, "Scale")
+        return 200, (yield from update_scale_op(self.store, info, attrs.name, ns, scale)), 1
 
     def _check_escalation(self, info: KindInfo, attrs: Attributes, body: dict[str, Any]) -> None:
         """RBAC's escalation prevention, in the Role and binding storage: you may only grant
