@@ -10,7 +10,7 @@ import copy
 import json
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kube_teach.api.kinds import KINDS
@@ -192,44 +192,27 @@ def check(reply, upstream_500=False):
         assert status["reason"] and status["message"]
 
 
-def known_bug(kind, method, body, content_type=MERGE):
-    """Inputs the xfail test below pins down; kept out of the fuzzing so that it guards the
-    rest (take this out once it passes): a null element in a Pod's lists."""
-    if not isinstance(body, dict):
-        return False
-    spec = body.get("spec")
-    return (
-        kind == "Pod"
-        and isinstance(spec, dict)
-        and any(isinstance(v, list) and None in v for v in spec.values())
-    )
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests(["POST", "PUT"], bodies))
 def test_a_bad_body_gets_a_4xx_status_never_a_500(request):
-    assume(not known_bug(*request))
     check(send(*request))
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests(["PATCH"], patches))
 def test_a_bad_merge_patch_gets_a_4xx_status_never_a_500(request):
-    assume(not known_bug(*request))
     check(send(*request))
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(KIND_NAMES), ops=JSON_PATCHES)
 def test_a_bad_json_patch_gets_a_4xx_status_never_a_500(kind, ops):
-    assume(not known_bug(kind, "PATCH", ops, JSON_PATCH))
     check(send(kind, "PATCH", ops, JSON_PATCH))
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests(["PATCH"], patches))
 def test_a_bad_strategic_merge_patch_gets_a_4xx_status_or_upstreams_500(request):
-    assume(not known_bug(*request))
     check(send(*request, STRATEGIC), upstream_500=True)
 
 
@@ -272,11 +255,6 @@ def test_a_json_patch_that_breaks_kind_or_metadata_is_4xx(ops):
     check(send("ConfigMap", "PATCH", ops, JSON_PATCH))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a null element in a pod's tolerations/containers/volumes reaches the admission "
-    "plugins as None (AttributeError, 500); upstream decodes it as an empty struct, then 422",
-)
 @pytest.mark.parametrize("field", ["tolerations", "containers", "volumes"])
 def test_a_null_list_element_in_a_pod_is_4xx(field):
     body = copy.deepcopy(MANIFESTS["Pod"])

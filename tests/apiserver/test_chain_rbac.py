@@ -1,8 +1,8 @@
 """RBAC through the whole request path: a Cluster, its API server, and users seen by `as_user`.
 
 Every case is one request by one user, through authentication, authorization and the rest of
-the chain, after the case's RBAC objects were written straight into the store (as the admin's
-`kubectl apply` would have; see the as_user xfail for why not through the admin's client). A
+the chain, after the case's RBAC objects were written straight into the store (what the admin's
+`kubectl apply` would write, without a request's worth of simulated time). A
 denied request is a 403 whose text is the authorization filter's
 (`<resource> is forbidden: User "<u>" cannot <verb> resource "<r>" in API group "<g>" ...`),
 with the RBAC authorizer's reason appended when it has one (a missing role).
@@ -242,8 +242,7 @@ def test_rbac_through_the_server(shared, objects, name, groups, method, path, bo
 def test_a_grant_takes_effect_on_the_next_request_and_a_revoke_too(cluster):
     jane = cluster.as_user("jane")
     assert outcome(jane, "GET", PODS) == DENY_LIST_PODS
-    # the grant is written straight into the store: after as_user, the admin's own client
-    # gets no replies (see the xfail below)
+    # the grant is written straight into the store, as the admin's apply would write it
     cluster.store.create(role("r", GET_PODS))
     cluster.store.create(binding("b", "Role", "r", JANE))
     assert outcome(jane, "GET", PODS) == "allowed"
