@@ -8,7 +8,10 @@ surface (`apply`, `get`, `list`, `delete`, `run`, `events`, `nodes[...]`).
 
 from __future__ import annotations
 
+import copy
 import html
+import itertools
+import json
 import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,16 +20,41 @@ from .api.errors import StatusError
 from .api.kinds import KINDS, KindInfo, UnknownKindError, kind_info, resolve_resource
 from .api.objects import ManifestError, Obj, dump, load
 from .api.printers import Table, parse_time, table
+from .api.rest import Response, collection_path, object_path, with_query
+from .api.selectors import LabelSelector
+from .apiserver.admission import (
+    AdmissionChain,
+    StartupError,
+    enabled_plugins,
+    validate_admission_flags,
+)
+from .apiserver.audit import Auditor, LogBackend, MemoryFS
+from .apiserver.authorization import ModeAuthorizer
+from .apiserver.ipallocator import kubernetes_service_ip
+from .apiserver.loadbalancer import LoadBalancer
+from .apiserver.rbac_bootstrap import controller_manager_bindings, full_bootstrap_policy
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
+from .client.rest import RESTClient
+from .controllers.hpa_controller import MetricsError
 from .controllers.manager import ControllerManager, ControllersFlagError
+from .controllers.replica_calculator import PodMetric
+from .controllers.service_lb import CloudProvider
+from .etcd import EtcdCluster
 from .kubelet.kubelet import Kubelet
+from .network.proxy import KubeProxyHost
 from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
 from .sim.duration import SECOND, to_ns
 
 KUBERNETES_VERSION = "v1.34.0"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+ADMIN = {"cert": {"cn": "kubernetes-admin", "o": ["system:masters"]}}
+AUDIT_LOG = "/var/log/kubernetes/audit.log"
+# Kinds every cluster is born with plenty of; the summary line leaves them out.
+_UNSUMMARIZED = frozenset(
+    {"Namespace", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"}
+)
 DEFAULT_START = "2025-01-01T00:00:00Z"
 
 
@@ -80,6 +108,38 @@ class NodeMap(dict[str, NodeHandle]):
         return self[next(iter(self))].cluster.get("nodes")._repr_html_() if self else ""
 
 
+class MetricsServer:
+    """metrics-server: each pod's CPU and memory as its kubelet's Summary API reports them
+    (the runtime model's usage), served to the HPA as the resource metrics API. A pod on a
+    node whose kubelet is down has no sample, as a failed scrape leaves it out."""
+
+    WINDOW = 30.0  # seconds each sample averages over (metrics-server's scrape window)
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def get_resource_metric(
+        self, resource: str, namespace: str, selector: dict[str, Any], container: str = ""
+    ) -> tuple[dict[str, PodMetric], float]:
+        if resource not in ("cpu", "memory"):
+            raise MetricsError(f"the resource metrics API serves cpu and memory, not {resource}")
+        c = self.cluster
+        match = LabelSelector.from_dict(selector or {})
+        now = c._unix_ns() / SECOND
+        usage: dict[str, dict[str, int]] = {}
+        for name, kubelet in c.kubelets.items():
+            if c.nodes[name].up and not getattr(kubelet, "crashed_reason", None):
+                usage.update(kubelet.pod_usage())
+        samples = {}
+        for pod in c.store.list(KINDS["Pod"], namespace):
+            if not match.matches(pod.labels) or pod.uid not in usage:
+                continue
+            value = usage[pod.uid][resource]
+            samples[pod.name] = PodMetric(value if resource == "cpu" else value * 1000, now,
+                                          self.WINDOW)  # fmt: skip
+        return samples, now
+
+
 class Cluster:
     """A whole cluster on a simulated clock: `Cluster(nodes=3, seed=0)`.
 
@@ -88,6 +148,14 @@ class Cluster:
     `controllers` is kube-controller-manager's `--controllers`: `["*"]` runs the default set,
     `["*", "-replicaset-controller"]` all but one, `[]` none. `scheduler` runs kube-scheduler
     (True: the default profile; a KubeSchedulerConfiguration dict: those profiles; False: none).
+
+    The control plane: `etcd_members` etcd members in one Raft group (`cluster.etcd`; 0 keeps
+    the objects in a single local store, faster, without Raft), `apiservers` kube-apiserver
+    replicas (more than one: behind an HAProxy-like `cluster.lb`), each with
+    `--authorization-mode` `authorization_mode`, the default admission plugins changed by
+    `enable_admission_plugins` / `disable_admission_plugins`, and auditing when an
+    `audit_policy` (audit.k8s.io/v1 Policy, dict or YAML) is given (`cluster.audit_log()`).
+    Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
     """
 
     def __init__(
@@ -104,6 +172,14 @@ class Cluster:
         quota_backend_bytes: int = 0,
         controllers: Iterable[str] = ("*",),
         scheduler: bool | dict[str, Any] = True,
+        authorization_mode: Iterable[str] = ("Node", "RBAC"),
+        enable_admission_plugins: Iterable[str] = (),
+        disable_admission_plugins: Iterable[str] = (),
+        audit_policy: dict[str, Any] | str | None = None,
+        etcd_members: int = 3,
+        apiservers: int = 1,
+        max_requests_inflight: int = 400,
+        max_mutating_requests_inflight: int = 200,
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -114,14 +190,78 @@ class Cluster:
         self.trace = Trace(self.clock, limit=trace_limit)
         self.metrics = Metrics(self.clock)
         self.network = Network(self.clock, self.seeds, self.trace)
+        etcd_cluster = None
+        if etcd_members:
+            etcd_cluster = EtcdCluster(
+                etcd_members, seed, network=self.network, seeds=self.seeds, trace=self.trace,
+                quota_backend_bytes=quota_backend_bytes or 2 * 1024**3,
+            )  # fmt: skip
+            etcd_cluster.wait_for_leader()
         self.store = ObjectStore(
-            self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes
+            self.clock, self.seeds, self.trace, epoch, quota_backend_bytes=quota_backend_bytes,
+            etcd=etcd_cluster,
+        )  # fmt: skip
+        enable, disable = list(enable_admission_plugins), list(disable_admission_plugins)
+        problems = validate_admission_flags(enable, disable)
+        if problems:
+            raise StartupError(problems[0] if len(problems) == 1 else f"[{', '.join(problems)}]")
+        self.authorizer = ModeAuthorizer(tuple(authorization_mode), self._objects_of)
+        self.audit_fs = MemoryFS()
+        auditor = None
+        if audit_policy is not None:
+            policy = load(audit_policy)[0] if isinstance(audit_policy, str) else audit_policy
+            backend = LogBackend(self.audit_fs, AUDIT_LOG, max_age_days=30, max_backups=10,
+                                 max_size_mb=100)  # fmt: skip
+            auditor = Auditor(dict(policy), self.seeds.stream("audit"), backend.write)
+        if apiservers < 1:
+            raise ValueError("a cluster needs at least one API server")
+        names = (
+            ["apiserver"] if apiservers == 1 else [f"apiserver-{i + 1}" for i in range(apiservers)]
         )
-        self.apiserver = APIServer("apiserver", self.network, self.store, self.trace, self.metrics)
-        self.etcd = self.store.etcd  # one local member until the Raft group takes over (#4)
+        self.apiservers = [
+            APIServer(
+                name, self.network, self.store, self.trace, self.metrics,
+                max_requests_inflight=max_requests_inflight,
+                max_mutating_requests_inflight=max_mutating_requests_inflight,
+                authorizer=self.authorizer,
+                admission=AdmissionChain(enabled_plugins(enable, disable)),
+                auditor=auditor,
+            )
+            for name in names
+        ]  # fmt: skip
+        self.apiserver = self.apiservers[0]
+        self.etcd = self.store.etcd  # the EtcdCluster (or, with etcd_members=0, one local store)
         self.nodes = NodeMap()
-        for ns in INITIAL_NAMESPACES:
-            self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self.store.create_all(
+            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+             for ns in INITIAL_NAMESPACES]
+        )  # fmt: skip
+        self.store.create_all(
+            [
+                # what the serviceaccount-controller made at start-up
+                *({"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": "default", "namespace": ns}} for ns in INITIAL_NAMESPACES),
+                # the bootstrap controller's `kubernetes` Service, on the range's first address
+                {"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                 "spec": {"clusterIP": kubernetes_service_ip(), "type": "ClusterIP",
+                          "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                     "targetPort": 6443}]}},
+                # kube-apiserver's RBAC bootstrap, and the controller manager's grants
+                *full_bootstrap_policy(),
+                *controller_manager_bindings(),
+            ]
+        )  # fmt: skip
+        # With several replicas, the seed's HAProxy takes the API server's name: every client
+        # (kubelets, controllers, scheduler, kubectl) reaches the replicas through it.
+        self.lb = LoadBalancer("apiserver", self.network, names) if apiservers > 1 else None
+        self._kubectl_host = self.network.add_host("kubectl")
+        self._view_ids = itertools.count(1)  # shared by every view
+        self._client = RESTClient(
+            self._kubectl_host, "apiserver", qps=10**9, burst=10**9, credentials=ADMIN,
+            user_agent="kubectl/v1.34.0 (linux/amd64) kubernetes/v1.34.0", timeout=600,
+        )  # fmt: skip
         zones = list(zones) or ["zone-a"]
         for i in range(1, nodes + 1):
             self._add_node(
@@ -145,6 +285,15 @@ class Cluster:
                 },  # fmt: skip
             )
             self.kubelets[name].start()
+        self.kube_proxies: dict[str, KubeProxyHost] = {}
+        for name in sorted(self.nodes):
+            proxy = KubeProxyHost(self.nodes[name].host, "apiserver", name,
+                                  rng=self.seeds.stream(f"kube-proxy/{name}"), trace=self.trace)  # fmt: skip
+            self.nodes[name].host.on_restart.append(proxy.start)
+            proxy.start()
+            self.kube_proxies[name] = proxy
+        self.metrics_server = MetricsServer(self)
+        self.cloud = CloudProvider(self.seeds.stream("cloud-provider"))
         controllers = list(controllers)
         self.controller_manager: ControllerManager | None = None
         if controllers:
@@ -160,6 +309,8 @@ class Cluster:
                 )
             except ControllersFlagError as err:
                 raise ValueError(str(err)) from None
+            self.controller_manager.host.disk["cloud-provider"] = self.cloud
+            self.controller_manager.metrics_client = self.metrics_server
             self.controller_manager.start()
         self.scheduler: Scheduler | None = None
         if scheduler:
@@ -207,32 +358,93 @@ class Cluster:
         return self.clock.run_until(predicate, timeout=timeout)
 
     # -- kubectl's verbs -----------------------------------------------------------------------
+    # Every verb is an HTTP request from a kubectl host, as `kubernetes-admin` (group
+    # system:masters), through the API server's whole chain; the call drives the clock until
+    # the reply comes back.
+    def as_user(self, name: str, groups: Iterable[str] = ()) -> Cluster:
+        """The same cluster seen by another user (a client certificate with CN `name` and O
+        `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
+        view = copy.copy(self)
+        host = self.network.add_host(f"kubectl-{next(self._view_ids)}")
+        view._client = RESTClient(
+            host, "apiserver", qps=10**9, burst=10**9,
+            credentials={"cert": {"cn": name, "o": list(groups)}},
+            user_agent=self._client.user_agent,
+        )  # fmt: skip
+        return view
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        """Send one request and run the clock until its reply: the body on success, else the
+        error raised (StatusError in the server's words, or ClientError on a timeout)."""
+        replies: list[Response] = []
+        self._client.request(method, path, body, callback=replies.append, headers=headers)
+        self.clock.run_until(lambda: bool(replies), timeout=3600)
+        reply = replies[0]
+        if reply.ok:
+            return reply.body
+        if reply.code == 0:
+            raise ClientError(
+                "Unable to connect to the server: net/http: request canceled "
+                "(Client.Timeout exceeded while awaiting headers)"
+            )
+        body = reply.body
+        if isinstance(body, dict) and body.get("kind") == "Status":
+            raise StatusError(body.get("reason", ""), int(body.get("code") or reply.code),
+                              body.get("message", ""), body.get("details"))  # fmt: skip
+        reason = "TooManyRequests" if reply.code == 429 else ""
+        raise StatusError(reason, reply.code, str(body or "").strip())
+
+    def _get(self, info: KindInfo, name: str, namespace: str | None) -> Obj:
+        ns = (namespace or "default") if info.namespaced else None
+        return Obj(self.request("GET", object_path(info, name, ns)))
+
+    def _exists(self, info: KindInfo, name: str, namespace: str | None) -> bool:
+        try:
+            self._get(info, name, namespace)
+        except StatusError as err:
+            if err.code == 404:
+                return False
+            raise
+        return True
+
+    def _write(self, method: str, obj: Obj, dry_run: bool = False) -> Obj:
+        info = KINDS[obj.kind]
+        ns = (obj.namespace or "default") if info.namespaced else None
+        path = collection_path(info, ns) if method == "POST" else object_path(info, obj.name, ns)
+        return Obj(self.request(method, with_query(path, dryRun="All" if dry_run else None), obj))
+
     def apply(self, source: Any, namespace: str | None = None) -> Output:
         """Create or update the objects in `source` (YAML/JSON text, dict, list, or a path).
 
-        All or nothing: every object is checked first, and if one is rejected nothing changes
-        and the error is raised (`StatusError`, in the API server's words).
+        All or nothing: every object is checked first (a server-side dry run), and if one is
+        rejected nothing changes and the error is raised (`StatusError`, in the API server's
+        words).
         """
         objs = [self._prepare(o, namespace) for o in load(source)]
         plans = []
         for obj in objs:
             info = KINDS[obj.kind]
-            if self.store.exists(info, obj.name, obj.namespace or None):
-                live = self.store.get(info, obj.name, obj.namespace or None)
-                merged = _merge_applied(live, obj)
-                self.store.update(merged, dry_run=True)
-                plans.append(("update", info, merged, live))
-            else:
-                self.store.create(obj, dry_run=True)
+            try:
+                live = self._get(info, obj.name, obj.namespace or None)
+            except StatusError as err:
+                if err.code != 404:
+                    raise
+                self._write("POST", obj, dry_run=True)
                 plans.append(("create", info, obj, None))
+                continue
+            merged = _merge_applied(live, obj)
+            self._write("PUT", merged, dry_run=True)
+            plans.append(("update", info, merged, live))
         lines = []
         for action, info, obj, live in plans:
             ref = f"{info.type_name}/{obj.name}"
             if action == "create":
-                self.store.create(obj)
+                self._write("POST", obj)
                 lines.append(f"{ref} created")
             else:
-                after = self.store.update(obj)
+                after = self._write("PUT", obj)
                 same = after.resource_version == live.resource_version
                 lines.append(f"{ref} {'unchanged' if same else 'configured'}")
         return Output("\n".join(lines))
@@ -241,11 +453,11 @@ class Cluster:
         """Create the objects in `source`; AlreadyExists if one is there (kubectl create)."""
         objs = [self._prepare(o, namespace, annotate=False) for o in load(source)]
         for obj in objs:
-            self.store.create(obj, dry_run=True)
+            self._write("POST", obj, dry_run=True)
         lines = []
         for obj in objs:
             info = KINDS[obj.kind]
-            self.store.create(obj)
+            self._write("POST", obj)
             lines.append(f"{info.type_name}/{obj.name} created")
         return Output("\n".join(lines))
 
@@ -262,7 +474,7 @@ class Cluster:
         """`get("pods")` gives kubectl's table; `get("deploy", "web")` gives the object itself."""
         info = self._resource(resource)
         if name is not None:
-            return self.store.get(info, name, namespace)
+            return self._get(info, name, namespace)
         objs = self.list(resource, namespace, selector=selector, all_namespaces=all_namespaces)
         return table(
             objs,
@@ -283,27 +495,63 @@ class Cluster:
     ) -> list[Obj]:
         """Objects of one kind as a list of dicts (namespace `default` unless told otherwise)."""
         info = self._resource(resource)
-        ns = None if all_namespaces else (namespace or "default")
-        return self.store.list(info, ns, label_selector=selector)
+        ns = None if all_namespaces or not info.namespaced else (namespace or "default")
+        text = selector if isinstance(selector, str) else None
+        body = self.request("GET", with_query(collection_path(info, ns), labelSelector=text))
+        items = [Obj(o) for o in body.get("items") or []]
+        if isinstance(selector, dict):
+            match = LabelSelector.from_dict(selector)
+            items = [o for o in items if match.matches(o.labels)]
+        return items
 
     def delete(
-        self, resource: Any, name: str | None = None, namespace: str | None = None
+        self,
+        resource: Any,
+        name: str | None = None,
+        namespace: str | None = None,
+        *,
+        grace_period: int | None = None,
+        cascade: str = "background",
+        wait: bool = True,
     ) -> Output:
-        """`delete("deployment", "web")`, or delete every object named in a manifest."""
+        """`delete("deployment", "web")`, or delete every object named in a manifest.
+
+        As kubectl: `cascade` is background, foreground or orphan; `grace_period` overrides a
+        pod's terminationGracePeriodSeconds; with `wait` the call returns once the objects
+        are gone (a pod, once its kubelet has stopped it), or after its grace period and a
+        minute more.
+        """
+        if cascade not in ("background", "foreground", "orphan"):
+            raise ClientError(
+                f'invalid cascade value ({cascade}). Must be "background", "foreground", or "orphan".'
+            )
         if name is None:
             targets = [(KINDS[o.kind], o.name, o.namespace or namespace) for o in load(resource)]
         else:
             targets = [(self._resource(resource), name, namespace)]
-        lines = []
+        options: dict[str, Any] = {"propagationPolicy": cascade.capitalize()}
+        if grace_period is not None:
+            options["gracePeriodSeconds"] = grace_period
+        lines, pending = [], []
         for info, n, ns in targets:
-            self.store.delete(info, n, ns)
+            path = object_path(info, n, (ns or "default") if info.namespaced else None)
+            gone = Obj(self.request("DELETE", path, dict(options)))
             lines.append(f'{info.qualified_resource} "{n}" deleted')
+            pending.append((info, n, ns, int(gone.metadata.get("deletionGracePeriodSeconds") or 0)))
+        if wait:
+            for info, n, ns, grace in pending:
+                scope = (ns or "default") if info.namespaced else None
+                self.clock.run_until(
+                    lambda i=info, n=n, s=scope: not self.store.exists(i, n, s),
+                    timeout=grace + 60,
+                    raise_on_timeout=False,
+                )
         return Output("\n".join(lines))
 
     def describe(self, resource: str, name: str, namespace: str | None = None) -> Output:
         """A short `kubectl describe`: identity, labels, the object's spec and status, events."""
         info = self._resource(resource)
-        obj = self.store.get(info, name, namespace)
+        obj = self._get(info, name, namespace)
         lines = [f"Name:         {obj.name}"]
         if info.namespaced:
             lines.append(f"Namespace:    {obj.namespace}")
@@ -392,7 +640,7 @@ class Cluster:
     def summary(self) -> str:
         ready = sum(1 for n in self.nodes.values() if n.up)
         counts = self.store.count()
-        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k not in ("Namespace",))
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k not in _UNSUMMARIZED)
         return (
             f"Cluster(seed={self.seed!r}) at t={self.now:g}s: {ready}/{len(self.nodes)} nodes up; "
             f"{kinds or 'no objects'}"
@@ -411,6 +659,16 @@ class Cluster:
         )
 
     # -- internals -----------------------------------------------------------------------------
+    def audit_log(self) -> list[dict[str, Any]]:
+        """The audit events written so far (the current audit.log file), as dicts."""
+        if not self.audit_fs.exists(AUDIT_LOG):
+            return []
+        return [json.loads(line) for line in self.audit_fs.read(AUDIT_LOG).splitlines() if line]
+
+    def _objects_of(self, kinds: Iterable[str]) -> list[dict[str, Any]]:
+        """Every stored object of these kinds (what an authorizer's informers would hold)."""
+        return [o for k in sorted(kinds) if k in KINDS for o in self.store.list(KINDS[k], None)]
+
     def _unix_ns(self) -> int:
         return self.store.epoch_ns + self.clock.now_ns
 

@@ -1,9 +1,11 @@
 import json
+import re
 
 import pytest
 
 from kube_teach import Cluster
 from kube_teach.api.errors import StatusError
+from kube_teach.api.kinds import KINDS
 from kube_teach.cluster import ClientError
 
 WEB = """
@@ -225,10 +227,11 @@ def test_controllers_can_be_switched_off_like_the_flag():
 
 
 def test_time_moves_only_when_asked(cluster):
-    assert cluster.now == 0
+    start = cluster.now
+    assert 0 < start < 3  # etcd elected a leader and the API server bootstrapped
     cluster.run("1m30s")
     cluster.run(minutes=1, seconds=0.5)
-    assert cluster.now == 150.5
+    assert cluster.now == pytest.approx(start + 150.5)
     assert cluster.run_until(lambda: True) is True
 
 
@@ -245,7 +248,10 @@ def test_failing_a_node_crashes_its_host_and_recover_brings_it_back(cluster):
 def test_html_and_text_reprs(cluster):
     cluster.apply(WEB)
     assert "<table" in cluster.get("deployments")._repr_html_()
-    assert repr(cluster) == "<Cluster(seed=0) at t=0s: 3/3 nodes up; Deployment: 1, Node: 3>"
+    assert re.fullmatch(
+        r"<Cluster\(seed=0\) at t=0\.\d+s: 3/3 nodes up; Deployment: 1, .*Node: 3, Service: 1>",
+        repr(cluster),
+    )
     assert "kind: Deployment" in cluster.get("deployment", "web").to_yaml()
 
 
@@ -285,35 +291,45 @@ def test_an_unknown_field_is_a_bad_request_from_strict_decoding(cluster):
 @pytest.mark.parametrize("name", __import__("kube_teach.manifests").manifests.names())
 def test_every_seed_manifest_either_applies_or_changes_nothing(name):
     """The article's examples, as a real API server treats them (see tests/api/test_seed_manifests)."""
+    from kube_teach.api.objects import load
     from kube_teach.manifests import manifest
 
     cluster = Cluster(nodes=1, seed=0)
-    before = cluster.store.revision
+    named = [
+        (KINDS[o["kind"]], o["metadata"]["name"], o["metadata"].get("namespace"))
+        for o in load(manifest(name))
+        if o.get("kind") in KINDS and (o.get("metadata") or {}).get("name")
+    ]
+    written = []
+    cluster.store.watch(lambda event, obj: written.append((event, obj.kind, obj.name)))
     try:
         out = cluster.apply(manifest(name))
     except (StatusError, ClientError):
-        assert cluster.store.revision == before
+        # nothing of the manifest was written (the components' own writes go on meanwhile)
+        assert not any(cluster.store.exists(*n) for n in named)
+        assert not [w for w in written if (KINDS[w[1]], w[2]) in {(i, n) for i, n, _ in named}]
     else:
         assert out.count("created") == len(out.splitlines())
-        assert cluster.store.revision > before
+        assert all(cluster.store.exists(*n) for n in named)
 
 
 def test_objects_live_in_etcd_under_registry_keys_with_mod_revision_as_resource_version(cluster):
     cluster.apply(WEB)
     web = cluster.get("deployment", "web")
-    (kv,) = cluster.store.etcd.range("/registry/deployments/default/web")["kvs"]
+    etcd = cluster.etcd.client()
+    (kv,) = etcd.get("/registry/deployments/default/web")["kvs"]
     assert str(kv["mod_revision"]) == web.resource_version
     assert "resourceVersion" not in json.loads(kv["value"])["metadata"]
-    nodes = cluster.store.etcd.range("/registry/minions/", "/registry/minions0", keys_only=True)
+    nodes = etcd.get("/registry/minions/", prefix=True, keys_only=True)
     assert [k["key"] for k in nodes["kvs"]] == [f"/registry/minions/node-{i}" for i in (1, 2, 3)]
     cluster.apply(WEB.replace("replicas: 3", "replicas: 4"))
-    (kv2,) = cluster.store.etcd.range("/registry/deployments/default/web")["kvs"]
+    (kv2,) = etcd.get("/registry/deployments/default/web")["kvs"]
     assert kv2["version"] == 2 and kv2["create_revision"] == kv["create_revision"]
     assert str(kv2["mod_revision"]) == cluster.get("deployment", "web").resource_version
 
 
 def test_a_full_etcd_refuses_writes_as_the_api_server_reports_it():
-    cluster = Cluster(nodes=1, seed=0, quota_backend_bytes=256 * 1024)
+    cluster = Cluster(nodes=1, seed=0, quota_backend_bytes=1024 * 1024)
     blob = "x" * 8000
     with pytest.raises(StatusError) as err:
         for i in range(200):
@@ -329,7 +345,7 @@ def test_a_full_etcd_refuses_writes_as_the_api_server_reports_it():
     assert err.value.kubectl() == "Error from server: etcdserver: mvcc: database space exceeded"
     stored = len(cluster.list("configmaps"))
     assert 10 < stored < 200
-    assert cluster.store.etcd.alarm_list()["alarms"][0]["alarm"] == "NOSPACE"
+    assert cluster.etcd.client().alarm_list()["alarms"][0]["alarm"] == "NOSPACE"
     assert len(cluster.list("configmaps")) == stored  # reads still work
 
 

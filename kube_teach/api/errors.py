@@ -208,12 +208,15 @@ class StatusError(Exception):
         )
 
     @classmethod
-    def conflict(cls, info: KindInfo, name: str) -> StatusError:
+    def conflict(cls, info: KindInfo, name: str, detail: str = "") -> StatusError:
+        detail = detail or (
+            "the object has been modified; please apply your changes to the latest version "
+            "and try again"
+        )
         return cls(
             "Conflict",
             409,
-            f'Operation cannot be fulfilled on {info.qualified_resource} "{name}": the object '
-            "has been modified; please apply your changes to the latest version and try again",
+            f'Operation cannot be fulfilled on {info.qualified_resource} "{name}": {detail}',
             {"name": name, "group": info.group, "kind": info.resource},
         )
 

@@ -31,6 +31,7 @@ class Request:
     body: Any = None
     credentials: Mapping[str, Any] = field(default_factory=dict)
     user_agent: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -59,6 +60,14 @@ class WatchEvent:
     object: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Cancel:
+    """The client closed request `id`'s connection (a watch it no longer wants): the server
+    stops sending on it, as a closed HTTP/2 stream stops a watch."""
+
+    id: int
+
+
 def collection_path(info: KindInfo, namespace: str | None = None) -> str:
     """`/api/v1/namespaces/default/pods`, `/apis/apps/v1/deployments` (all namespaces),
     `/api/v1/nodes` (cluster-scoped)."""
@@ -78,5 +87,9 @@ def object_path(
 
 def with_query(path: str, **params: Any) -> str:
     """Append query parameters in Kubernetes' camelCase, skipping None and False."""
-    items = [(k, "true" if v is True else v) for k, v in params.items() if v not in (None, False)]
+    items = [
+        (k, "true" if v is True else v)
+        for k, v in params.items()
+        if v is not None and v is not False
+    ]
     return f"{path}?{urlencode(items)}" if items else path

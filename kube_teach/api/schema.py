@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import importlib.util
 import json
@@ -124,7 +125,8 @@ def structural_errors(obj: dict[str, Any]) -> list[StructuralError]:
     A wrong type (or an unparsable quantity) ends decoding: only that first error is returned.
     Otherwise every unknown field is returned, in the order the server meets them (keys sorted,
     as kubectl's YAML-to-JSON conversion writes them). Kinds without a bundled schema and
-    non-dict input give no errors. Never raises.
+    non-dict input give no errors. Never raises. Null list elements are replaced in `obj` by
+    the zero value of their type, as decoding into Go types leaves them.
     """
     if not isinstance(obj, dict):
         return []
@@ -141,6 +143,15 @@ def structural_errors(obj: dict[str, Any]) -> list[StructuralError]:
     if walker.first_type_error is not None:
         return [walker.first_type_error]
     return walker.unknown
+
+
+def _zero_value(types: Any) -> Any:
+    """Go's zero value for a JSON schema type: what a null list element decodes to."""
+    for kind, zero in (("object", {}), ("string", ""), ("integer", 0), ("number", 0),
+                       ("boolean", False)):  # fmt: skip
+        if kind in types:
+            return copy.deepcopy(zero)
+    return None
 
 
 # -- schema loading ----------------------------------------------------------------------------
@@ -287,8 +298,13 @@ class _Walker:
                 return self.type_error(
                     value, self.go_type(schema, *_owner(struct, field)), struct, field, path
                 )
+            items = target.get("items", {})
             for i, item in enumerate(value):
-                self.walk(item, target.get("items", {}), f"{path}[{i}]", struct, field)
+                if item is None:  # a null element decodes to the zero value of its type
+                    zero = _zero_value(_types(self.resolve(items)[0]))
+                    if zero is not None:
+                        value[i] = item = zero
+                self.walk(item, items, f"{path}[{i}]", struct, field)
         elif "integer" in types:
             bounds = _INT64 if target.get("format") == "int64" else _INT32
             if not _fits_int(value, bounds):

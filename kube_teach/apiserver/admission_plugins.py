@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from ..api.errors import StatusError
 from ..api.quantity import Quantity
 from .admission import (
     CREATE,
@@ -22,6 +23,7 @@ from .admission import (
     aggregate,
     forbidden,
     not_found,
+    object_name,
 )
 from .admission_podsecurity import PodSecurity
 from .admission_quota import ResourceQuota, pod_limits, pod_requests
@@ -372,6 +374,50 @@ class ServiceAccount:
 
 
 # -- DefaultTolerationSeconds and TaintNodesByCondition ---------------------------------------
+
+
+class AlwaysPullImages:
+    """Forces `imagePullPolicy: Always` on every container of a new or updated pod, so that a
+    pod can only use an image its credentials could pull (the image cache is no loophole)."""
+
+    name = "AlwaysPullImages"
+
+    @staticmethod
+    def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+        spec = pod.get("spec") or {}
+        return [
+            c
+            for field in ("initContainers", "containers", "ephemeralContainers")
+            for c in spec.get(field) or ()
+            if isinstance(c, dict)
+        ]
+
+    def admit(self, req: AdmissionRequest, ctx: AdmissionContext) -> None:
+        if req.resource != "pods" or req.group or req.object is None:
+            return
+        if req.operation not in (CREATE, UPDATE) or req.subresource not in (
+            "",
+            "ephemeralcontainers",
+        ):
+            return
+        for c in self._containers(req.object):
+            c["imagePullPolicy"] = "Always"
+
+    def validate(self, req: AdmissionRequest, ctx: AdmissionContext) -> None:
+        if req.resource != "pods" or req.group or req.object is None:
+            return
+        if req.operation not in (CREATE, UPDATE) or req.subresource not in (
+            "",
+            "ephemeralcontainers",
+        ):
+            return
+        for i, c in enumerate(self._containers(req.object)):
+            if c.get("imagePullPolicy") != "Always":
+                raise StatusError(
+                    "Invalid", 422,
+                    f'pods "{object_name(req)}" is invalid: spec.containers[{i}].imagePullPolicy: '
+                    f'Unsupported value: "{c.get("imagePullPolicy", "")}": supported values: "Always"',
+                )  # fmt: skip
 
 
 class DefaultTolerationSeconds:
@@ -754,6 +800,7 @@ IN_TREE: dict[str, Any] = {
     "PodSecurity": PodSecurity,
     "Priority": Priority,
     "DefaultTolerationSeconds": DefaultTolerationSeconds,
+    "AlwaysPullImages": AlwaysPullImages,
     "MutatingAdmissionWebhook": lambda: _WebhookSlot("MutatingAdmissionWebhook"),
     "ValidatingAdmissionWebhook": lambda: _WebhookSlot("ValidatingAdmissionWebhook"),
     "ResourceQuota": ResourceQuota,

@@ -9,7 +9,7 @@ revision. The stored JSON has `resourceVersion` cleared; reads fill it in from e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ _HISTORICAL = {"nodes": "minions", "services": "services/specs", "endpoints": "s
 
 Handle = Callable[[dict[str, Any]], dict[str, Any]]
 """Sends one etcd request (`{"put": {...}}`) and returns etcd's response dict."""
+Op = Generator[dict[str, Any], dict[str, Any], Any]
+"""A storage operation: yields etcd requests, is sent etcd's responses, returns its result."""
 
 
 def resource_prefix(info: KindInfo) -> str:
@@ -53,14 +55,30 @@ class Stored:
 
 
 class Etcd3Storage:
-    """Create, get, list, update and delete objects with the transactions upstream uses."""
+    """Create, get, list, update and delete objects with the transactions upstream uses.
 
-    def __init__(self, handle: Handle) -> None:
+    Each operation is a generator (`Op`): it yields the etcd requests it needs and is sent
+    etcd's responses, so the same code runs against a local MVCC store (answered at once) or a
+    Raft group over the network (answered when the clock has run). `run` drives one to its end
+    with a synchronous `handle`.
+    """
+
+    def __init__(self, handle: Handle | None = None) -> None:
         self._handle = handle
         self.revision = 1  # the newest etcd revision seen in any response header
 
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
-        response = self._handle(request)
+    def run(self, op: Op) -> Any:
+        """Drive `op` with the synchronous handle given at construction."""
+        if self._handle is None:
+            raise RuntimeError("this storage has no synchronous etcd handle")
+        try:
+            request = next(op)
+            while True:
+                request = op.send(self._handle(request))
+        except StopIteration as done:
+            return done.value
+
+    def _seen(self, response: dict[str, Any]) -> dict[str, Any]:
         if "error" in response:
             raise StorageError(response["error"].get("message", "etcdserver: unknown error"))
         header = response.get("header") or {}
@@ -74,45 +92,45 @@ class Etcd3Storage:
         return json.dumps(body, separators=(",", ":"))
 
     @staticmethod
-    def _decode(kv: dict[str, Any]) -> Stored:
-        obj = json.loads(kv["value"])
+    def decode(kv: dict[str, Any]) -> Stored:
+        """The object in one etcd key-value, its resourceVersion filled in from mod_revision."""
+        value = kv["value"]
+        obj = json.loads(value.decode() if isinstance(value, bytes) else value)
         mod = int(kv["mod_revision"])
         obj.setdefault("metadata", {})["resourceVersion"] = str(mod)
         return Stored(obj, mod)
 
-    def create(self, key: str, obj: dict[str, Any], *, lease: int = 0) -> int | None:
+    _decode = decode
+
+    def create(self, key: str, obj: dict[str, Any], *, lease: int = 0) -> Op:
         """Put `obj` at `key` if no object is there; its new resourceVersion, or None if taken."""
         put = {"key": key, "value": self._encode(obj), "lease": lease}
-        resp = self._call(
-            {
-                "txn": {
-                    "compare": [
-                        {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": 0}
-                    ],
-                    "success": [{"request_put": put}],
-                    "failure": [],
-                }
-            }
-        )
+        compare = [{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": 0}]
+        txn = {"compare": compare, "success": [{"request_put": put}], "failure": []}
+        resp = self._seen((yield {"txn": txn}))
         return int(resp["header"]["revision"]) if resp.get("succeeded") else None
 
-    def get(self, key: str) -> Stored | None:
+    def get(self, key: str) -> Op:
         """The object at `key`, or None."""
-        kvs = self._call({"range": {"key": key}}).get("kvs") or []
-        return self._decode(kvs[0]) if kvs else None
+        kvs = self._seen((yield {"range": {"key": key}})).get("kvs") or []
+        return self.decode(kvs[0]) if kvs else None
 
-    def list(self, prefix: str) -> tuple[list[Stored], int]:
-        """Every object under `prefix` in key order, and the revision the list was served at."""
-        resp = self._call({"range": {"key": prefix, "range_end": prefix_end(prefix).decode()}})
-        return [self._decode(kv) for kv in resp.get("kvs") or []], int(resp["header"]["revision"])
+    def list(self, prefix: str, *, start: str | None = None, revision: int = 0) -> Op:
+        """Every object under `prefix` from key `start` on, in key order, read at `revision`
+        (0: the newest), and the revision the list was served at."""
+        request: dict[str, Any] = {"key": start or prefix, "range_end": prefix_end(prefix).decode()}
+        if revision:
+            request["revision"] = revision
+        resp = self._seen((yield {"range": request}))
+        served = revision or int(resp["header"]["revision"])
+        return [self.decode(kv) for kv in resp.get("kvs") or []], served
 
-    def count(self, prefix: str) -> int:
-        resp = self._call(
-            {"range": {"key": prefix, "range_end": prefix_end(prefix).decode(), "count_only": True}}
-        )
+    def count(self, prefix: str) -> Op:
+        request = {"key": prefix, "range_end": prefix_end(prefix).decode(), "count_only": True}
+        resp = self._seen((yield {"range": request}))
         return int(resp.get("count") or 0)
 
-    def update(self, key: str, expected_mod_revision: int, obj: dict[str, Any]) -> int | None:
+    def update(self, key: str, expected_mod_revision: int, obj: dict[str, Any]) -> Op:
         """Replace the object at `key` if it is still at `expected_mod_revision`.
 
         Returns the new resourceVersion, or None when someone wrote in between (the caller
@@ -120,29 +138,23 @@ class Etcd3Storage:
         """
         compare = {"key": key, "target": "MOD", "result": "EQUAL",
                    "mod_revision": expected_mod_revision}  # fmt: skip
-        resp = self._call(
-            {
-                "txn": {
-                    "compare": [compare],
-                    "success": [{"request_put": {"key": key, "value": self._encode(obj)}}],
-                    "failure": [{"request_range": {"key": key}}],
-                }
-            }
-        )
+        txn = {
+            "compare": [compare],
+            "success": [{"request_put": {"key": key, "value": self._encode(obj)}}],
+            "failure": [{"request_range": {"key": key}}],
+        }
+        resp = self._seen((yield {"txn": txn}))
         return int(resp["header"]["revision"]) if resp.get("succeeded") else None
 
-    def delete(self, key: str, expected_mod_revision: int) -> int | None:
+    def delete(self, key: str, expected_mod_revision: int) -> Op:
         """Delete the object at `key` if it is still at `expected_mod_revision`; the delete's
         revision, or None when it changed in between."""
         compare = {"key": key, "target": "MOD", "result": "EQUAL",
                    "mod_revision": expected_mod_revision}  # fmt: skip
-        resp = self._call(
-            {
-                "txn": {
-                    "compare": [compare],
-                    "success": [{"request_delete_range": {"key": key}}],
-                    "failure": [{"request_range": {"key": key}}],
-                }
-            }
-        )
+        txn = {
+            "compare": [compare],
+            "success": [{"request_delete_range": {"key": key}}],
+            "failure": [{"request_range": {"key": key}}],
+        }
+        resp = self._seen((yield {"txn": txn}))
         return int(resp["header"]["revision"]) if resp.get("succeeded") else None

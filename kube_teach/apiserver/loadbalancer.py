@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..api.errors import StatusError
-from ..api.rest import Request, Response, WatchEvent
+from ..api.rest import Cancel, Request, Response, WatchEvent
 from ..sim import Network, Timer, Trace
 from ..sim.duration import SECOND, to_ns
 
@@ -354,6 +354,12 @@ class LoadBalancer:
                 self._check_done(msg.id, msg)
             else:
                 self._relay_response(msg)
+        elif isinstance(msg, Cancel):
+            for sid, st in list(self._streams.items()):
+                if st.client == src and st.client_id == msg.id:
+                    self._streams.pop(sid)
+                    self.backend.servers[st.server].sessions -= 1
+                    self.host.send(st.server, Cancel(sid))
         elif isinstance(msg, WatchEvent):
             stream = self._streams.get(msg.id)
             if stream is not None:

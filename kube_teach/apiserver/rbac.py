@@ -411,9 +411,9 @@ def can_i(
     """
     u = UserInfo.named(user) if isinstance(user, str) else user
     if authorizer is None:
-        from .rbac_bootstrap import bootstrap_policy  # it imports this module
+        from .rbac_bootstrap import full_bootstrap_policy  # it imports this module
 
-        authorizer = RBACAuthorizer.from_objects([*bootstrap_policy(), *objects])
+        authorizer = RBACAuthorizer.from_objects([*full_bootstrap_policy(), *objects])
     if resource.startswith("/"):
         return authorizer.authorize(Attributes.non_resource(u, verb, resource)).allowed
     group, res, sub = resolve_can_i_resource(resource, api_group)

@@ -9,11 +9,13 @@ errors are `StatusError`s worded as kube-apiserver words them.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..api.defaults import apply_defaults
 from ..api.errors import FieldError, StatusError
@@ -22,10 +24,18 @@ from ..api.objects import Obj
 from ..api.schema import decode_error_message, structural_errors
 from ..api.selectors import LabelSelector, parse_field_selector, parse_selector
 from ..api.validation import validate, validate_update
-from ..etcd.mvcc import MVCCStore
 from ..sim import Clock, Seeds, Trace
 from ..sim.duration import SECOND
-from .etcd3 import Etcd3Storage, StorageError, object_key, resource_prefix
+from .backends import LocalEtcd, RaftEtcd
+from .deletion import (
+    DeleteOptions,
+    check_preconditions,
+    finalizers_for,
+    grace_period,
+    should_delete_during_update,
+)
+from .etcd3 import PREFIX, Etcd3Storage, Op, StorageError, object_key, resource_prefix
+from .ipallocator import ServiceAllocator
 
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # Kinds whose status is set only through the status subresource: create and update drop it.
@@ -33,7 +43,45 @@ _STATUS_SUBRESOURCE = {
     "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "HorizontalPodAutoscaler",
     "PodDisruptionBudget", "Node", "Service", "Namespace", "ResourceQuota",
 }  # fmt: skip
+if TYPE_CHECKING:
+    from ..etcd import EtcdCluster
+
 Listener = Callable[[str, Obj], None]
+CONTINUE_TOO_OLD = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
+
+
+class Admission(Protocol):
+    """The API server's admission chain for one request: `mutate` runs before validation,
+    `validate` after it; either raises StatusError to refuse."""
+
+    def mutate(self, operation: str, obj: Obj | None, old: Obj | None) -> None: ...
+
+    def validate(self, operation: str, obj: Obj | None, old: Obj | None) -> None: ...
+
+
+@dataclass
+class Page:
+    """One chunk of a list: the items, the revision it was read at, and where to go on."""
+
+    items: list[Obj]
+    resource_version: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass
+class Deleted:
+    """What a delete did: the object as last stored, and whether it has left etcd (False:
+    it waits for a kubelet's graceful stop or for its finalizers)."""
+
+    obj: Obj
+    gone: bool
 
 
 def rfc3339(epoch_ns: int) -> str:
@@ -43,7 +91,15 @@ def rfc3339(epoch_ns: int) -> str:
 
 
 class ObjectStore:
-    """All objects of the cluster, keyed by kind, namespace and name."""
+    """All objects of the cluster, keyed by kind, namespace and name.
+
+    By default etcd is one local member (answers at once); `etcd=EtcdCluster(...)` puts the
+    objects in a Raft group instead. Every operation exists twice: `create_op(...)` and friends
+    are generators of etcd requests that the API server drives asynchronously over the
+    network; `create(...)` and friends drive them synchronously (with a Raft group: reads from
+    one member's own state, writes by running the clock until committed), for bootstrap,
+    tests and learners' inspection.
+    """
 
     def __init__(
         self,
@@ -53,18 +109,30 @@ class ObjectStore:
         epoch_ns: int,
         *,
         quota_backend_bytes: int = 0,
+        etcd: EtcdCluster | None = None,
     ) -> None:
         self.clock = clock
         self.seeds = seeds
         self.trace = trace
         self.epoch_ns = epoch_ns
-        self.etcd = MVCCStore(quota_backend_bytes=quota_backend_bytes)
-        self.storage = Etcd3Storage(lambda request: self.etcd.handle(request, self.clock.now_ns))
+        self.backend: LocalEtcd | RaftEtcd
+        if etcd is None:
+            self.backend = LocalEtcd(clock, quota_backend_bytes)
+            self.etcd: Any = self.backend.mvcc
+        else:
+            self.backend = RaftEtcd(etcd)
+            self.etcd = etcd
+        self.storage = Etcd3Storage(self.backend.handle)
+        # The Service REST storage's ClusterIP and NodePort allocators (one per cluster).
+        self.services = ServiceAllocator(seed=seeds.stream("service-ip-allocator").randrange(2**31))
         self._listeners: list[Listener] = []
+        self._etcd_watch: Any = None
+        if isinstance(self.backend, RaftEtcd):
+            self._etcd_watch = self.backend.watch(PREFIX + "/", 0, self._etcd_events)
 
     @property
     def revision(self) -> int:
-        """etcd's current revision: every successful write moves it on by one."""
+        """etcd's current revision as far as this API server has seen it."""
         return self.storage.revision
 
     # -- helpers -------------------------------------------------------------------------------
@@ -79,6 +147,80 @@ class ObjectStore:
         for fn in self._listeners:
             fn(event, obj.copy())
 
+    def _written(self, event: str, obj: Obj) -> None:
+        """A write of ours succeeded: with a local etcd, tell the watchers now; a Raft group
+        tells them through its watch (so every API server replica hears every write)."""
+        if self.backend.local:
+            self._notify(event, obj)
+
+    def _etcd_events(self, response: dict[str, Any]) -> None:
+        for event in response.get("events") or ():
+            kv = event.get("kv") or {}
+            rev = int(kv.get("mod_revision") or 0)
+            self.storage.revision = max(self.storage.revision, rev)
+            if event.get("type") == "DELETE":
+                prev = event.get("prev_kv")
+                if not prev:
+                    continue
+                obj = Obj(Etcd3Storage.decode(prev).obj)
+                obj.metadata["resourceVersion"] = str(rev)
+                self._notify("DELETED", obj)
+            else:
+                obj = Obj(Etcd3Storage.decode(kv).obj)
+                self._notify("ADDED" if int(kv.get("version") or 0) == 1 else "MODIFIED", obj)
+
+    def run(self, op: Op) -> Any:
+        """Drive one operation synchronously; etcd's errors come out as the API server passes
+        them on: a 500 whose reason is unknown (`Error from server: <etcd's text>`)."""
+        try:
+            return self.storage.run(op)
+        except StorageError as err:
+            raise StatusError("", 500, err.message) from None
+
+    def start(self, op: Op, done: Callable[[Any, StatusError | None], None]) -> None:
+        """Run an operation asynchronously: its etcd requests go to the backend (answered at
+        once by a local etcd, over the network by a Raft group) and `done(result, error)` gets
+        the outcome. Anything unexpected becomes a 500, as kube-apiserver's panic-recovery
+        filter answers."""
+        backend = self.backend
+
+        def step(response: Any, first: bool = False) -> None:
+            while True:
+                try:
+                    request = next(op) if first else op.send(response)
+                except StopIteration as stop:
+                    done(stop.value, None)
+                    return
+                except StatusError as err:
+                    done(None, err)
+                    return
+                except StorageError as err:
+                    done(None, StatusError("", 500, err.message))
+                    return
+                except Exception as err:  # noqa: BLE001 - the panic-recovery filter
+                    done(None, StatusError.internal(f"{type(err).__name__}: {err}"))
+                    return
+                first = False
+                if not backend.local:
+                    backend.call(request, step)
+                    return
+                response = backend.handle(request)
+
+        step(None, first=True)
+
+    def create_all(self, objs: list[dict[str, Any]]) -> list[Obj]:
+        """Create many objects at once, their writes in flight together (a start-up's
+        bootstrap); the first error is raised after all have finished."""
+        results: list[tuple[Any, StatusError | None]] = []
+        for obj in objs:
+            self.start(self.create_op(obj), lambda r, e: results.append((r, e)))
+        if len(results) < len(objs):
+            self.clock.run_until(lambda: len(results) == len(objs), timeout=3600)
+        for _, err in results:
+            if err is not None:
+                raise err
+        return [r for r, _ in results]
+
     @staticmethod
     def _scope(info: KindInfo, namespace: str | None) -> str:
         return (namespace or "default") if info.namespaced else ""
@@ -87,18 +229,21 @@ class ObjectStore:
     def _key(self, info: KindInfo, name: str, namespace: str | None) -> str:
         return object_key(info, self._scope(info, namespace), name)
 
-    def _read(self, info: KindInfo, name: str, namespace: str | None) -> tuple[Obj, int] | None:
-        stored = self._etcd(lambda: self.storage.get(self._key(info, name, namespace)))
+    def _read_op(self, info: KindInfo, name: str, namespace: str | None) -> Op:
+        stored = yield from self.storage.get(self._key(info, name, namespace))
         return None if stored is None else (Obj(stored.obj), stored.mod_revision)
 
-    def get(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        found = self._read(info, name, namespace)
+    def get_op(self, info: KindInfo, name: str, namespace: str | None = None) -> Op:
+        found = yield from self._read_op(info, name, namespace)
         if found is None:
             raise StatusError.not_found(info, name)
         return found[0]
 
+    def get(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
+        return self.run(self.get_op(info, name, namespace))
+
     def exists(self, info: KindInfo, name: str, namespace: str | None = None) -> bool:
-        return self._read(info, name, namespace) is not None
+        return self.run(self._read_op(info, name, namespace)) is not None
 
     def list(
         self,
@@ -111,6 +256,37 @@ class ObjectStore:
         returns them. `namespace=None` lists every namespace. Selectors take kubectl's string
         syntax or, for labels, the metav1 LabelSelector dict form.
         """
+        return self.run(self.list_op(info, namespace, label_selector, field_selector)).items
+
+    def list_page(
+        self,
+        info: KindInfo,
+        namespace: str | None = None,
+        label_selector: str | dict[str, Any] | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Page:
+        """A list in chunks, as `?limit=&continue=` asks (see `list_op`)."""
+        op = self.list_op(
+            info, namespace, label_selector, field_selector, limit=limit,
+            continue_token=continue_token,
+        )  # fmt: skip
+        return self.run(op)
+
+    def list_op(
+        self,
+        info: KindInfo,
+        namespace: str | None = None,
+        label_selector: str | dict[str, Any] | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Op:
+        """Every chunk is read at the first chunk's revision, so the pages together are one
+        consistent list; once that revision is compacted, going on is 410 Gone."""
         if isinstance(label_selector, dict):
             labels = LabelSelector.from_dict(label_selector)
         else:
@@ -119,36 +295,89 @@ class ObjectStore:
         prefix = resource_prefix(info)
         if info.namespaced and namespace is not None:
             prefix += f"{namespace}/"  # the trailing slash keeps `default-2` out of `default`
-        stored, _ = self._etcd(lambda: self.storage.list(prefix))
-        out = []
-        for item in stored:
+        start, revision = prefix, 0
+        if continue_token:
+            revision, rel = _decode_continue(continue_token)
+            start = resource_prefix(info) + rel
+            if not start.startswith(prefix):
+                raise StatusError.bad_request(
+                    "invalid continue token: continue key is not valid: key is out of range"
+                )
+        try:
+            stored, rv = yield from self.storage.list(prefix, start=start, revision=revision)
+        except StorageError as err:
+            if continue_token and "compacted" in err.message:
+                raise StatusError.gone(CONTINUE_TOO_OLD) from None
+            raise
+        out: list[Obj] = []
+        for i, item in enumerate(stored):
             obj = Obj(item.obj)
-            if not labels.matches(obj.labels):
-                continue
-            if fields is not None and not fields.matches(_field_set(obj)):
-                continue
-            out.append(obj)
-        return out
+            if labels.matches(obj.labels) and (fields is None or fields.matches(_field_set(obj))):
+                out.append(obj)
+            if limit and len(out) == limit and i + 1 < len(stored):
+                key = object_key(info, self._scope(info, obj.namespace), obj.name)
+                token = _encode_continue(rv, key[len(resource_prefix(info)) :] + "\x00")
+                plain = labels.empty and fields is None
+                return Page(out, rv, token, len(stored) - i - 1 if plain else None)
+        return Page(out, rv)
 
     def count(self) -> dict[str, int]:
         """How many objects of each kind are stored, for kinds that have any."""
-        counts = {
-            k: self._etcd(lambda i=i: self.storage.count(resource_prefix(i)))
-            for k, i in KINDS.items()
-        }
+        counts = {k: self.run(self.storage.count(resource_prefix(i))) for k, i in KINDS.items()}
         return {k: v for k, v in counts.items() if v}
 
-    def _etcd(self, call: Callable[[], Any]) -> Any:
-        """Run a storage call; an etcd error reaches the client as the API server passes it on:
-        a 500 whose reason is unknown, so kubectl prints `Error from server: <etcd's text>`."""
-        try:
-            return call()
-        except StorageError as err:
-            raise StatusError("", 500, err.message) from None
+    # -- writes, synchronously -----------------------------------------------------------------
+    def create(
+        self, obj: dict[str, Any], *, dry_run: bool = False, admission: Admission | None = None
+    ) -> Obj:
+        """Admit a new object: default, mutating admission, validate, validating admission,
+        then store with fresh metadata."""
+        return self.run(self.create_op(obj, dry_run=dry_run, admission=admission))
 
-    # -- writes --------------------------------------------------------------------------------
-    def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> Obj:
-        """Admit a new object: default, check, validate, then store with fresh metadata."""
+    def update(
+        self,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        internal: bool = False,
+        admission: Admission | None = None,
+    ) -> Obj:
+        """Replace an object (see `update_op`)."""
+        op = self.update_op(
+            obj, subresource=subresource, dry_run=dry_run, internal=internal, admission=admission
+        )
+        return self.run(op)
+
+    def delete(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        *,
+        options: DeleteOptions | None = None,
+        admission: Admission | None = None,
+    ) -> Obj:
+        """Delete an object as DELETE does (see `delete_op`); the object as last stored."""
+        return self.run(self.delete_op(info, name, namespace, options, admission=admission)).obj
+
+    def delete_object(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        options: DeleteOptions | None = None,
+        *,
+        admission: Admission | None = None,
+    ) -> Deleted:
+        return self.run(self.delete_op(info, name, namespace, options, admission=admission))
+
+    # -- writes, as generators of etcd requests --------------------------------------------------------------------------------
+    def create_op(
+        self, obj: dict[str, Any], *, dry_run: bool = False, admission: Admission | None = None
+    ) -> Op:
+        """Admit a new object: default, mutating admission, validate, validating admission,
+        then store with fresh metadata."""
         info = KINDS[obj["kind"]]
         self._decode(obj)
         new = Obj(apply_defaults(dict(obj)))  # apply_defaults returns a deep copy
@@ -159,20 +388,40 @@ class ObjectStore:
             meta["namespace"] = meta.get("namespace") or "default"
         else:
             meta.pop("namespace", None)
+        for key in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta.pop(key, None)
+        if admission is not None:
+            admission.mutate("CREATE", new, None)
+            meta = new.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self._generate_name(meta["generateName"])
         self._check(info, new, validate(new, default=False))  # defaulted above
         ns, name = meta.get("namespace", ""), meta["name"]
-        if info.namespaced and not self.exists(KINDS["Namespace"], ns):
+        if (
+            admission is None
+            and info.namespaced
+            and (yield from self._read_op(KINDS["Namespace"], ns, None)) is None
+        ):
             raise StatusError.not_found(KINDS["Namespace"], ns)
+        if admission is not None:
+            admission.validate("CREATE", new, None)
         if dry_run:
-            if self.exists(info, name, ns):
+            if (yield from self._read_op(info, name, ns)) is not None:
                 raise StatusError.already_exists(info, name)
             return new
         if info.kind in _STATUS_SUBRESOURCE:
             new.pop("status", None)
+        allocated = info.kind == "Service"
+        if allocated:
+            new = Obj(self.services.allocate(new))
+            meta = new.metadata
         if info.kind == "Pod":
             new["status"] = {"phase": "Pending"}
+        if info.kind == "Namespace":  # the namespace strategy's PrepareForCreate
+            new["status"] = {"phase": "Active"}
+            spec = new.setdefault("spec", {})
+            if "kubernetes" not in (spec.get("finalizers") or []):
+                spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
         for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(key, None)
         if "spec" in new:
@@ -180,33 +429,42 @@ class ObjectStore:
         meta["creationTimestamp"] = self.timestamp()
         key = object_key(info, ns, name)
         meta["uid"] = self.seeds.uid()  # drawn before storage, as BeforeCreate does upstream
-        rv = self._etcd(lambda: self.storage.create(key, new))
+        try:
+            rv = yield from self.storage.create(key, new)
+        except StorageError:
+            if allocated:
+                self.services.release(new)
+            raise
         if rv is None:
+            if allocated:
+                self.services.release(new)
             raise StatusError.already_exists(info, name)
         meta["resourceVersion"] = str(rv)
         self.trace.emit("apiserver", "create", kind=info.kind, key=new.key, rv=rv)
-        self._notify("ADDED", new)
+        self._written("ADDED", new)
         return new.copy()
 
-    def update(
+    def update_op(
         self,
         obj: dict[str, Any],
         *,
         subresource: str | None = None,
         dry_run: bool = False,
         internal: bool = False,
-    ) -> Obj:
+        admission: Admission | None = None,
+    ) -> Op:
         """Replace an object; a stale `resourceVersion` gets 409 Conflict, as upstream.
 
         With `subresource="status"` only the status changes; otherwise status is kept as
         stored for kinds that have a status subresource, and `generation` counts spec changes.
         `internal=True` is for the registry's own subresources (pods/binding), which may change
-        fields a client's update may not.
+        fields a client's update may not. An update that removes the last finalizer of an
+        object waiting for its finalizers deletes it.
         """
         info = KINDS[obj["kind"]]
         meta = obj.get("metadata") or {}
         ns, name = self._scope(info, meta.get("namespace")), meta.get("name", "")
-        found = self._read(info, name, ns)
+        found = yield from self._read_op(info, name, ns)
         if found is None:
             raise StatusError.not_found(info, name)
         old, old_mod = found
@@ -224,44 +482,111 @@ class ObjectStore:
                 if not new["status"]:
                     new.pop("status")
             nmeta = new.setdefault("metadata", {})
-            for key in ("uid", "creationTimestamp", "generation", "namespace"):
+            for key in ("uid", "creationTimestamp", "generation", "namespace",
+                        "deletionTimestamp", "deletionGracePeriodSeconds"):  # fmt: skip
                 if key in old.metadata:
                     nmeta[key] = old.metadata[key]
+                else:
+                    nmeta.pop(key, None)
+        if not rv:  # an unconditional update (every built-in strategy allows them)
+            new.setdefault("metadata", {})["resourceVersion"] = old.resource_version
+        if admission is not None:
+            admission.mutate("UPDATE", new, old)
+        if subresource != "status":
             rules = [] if internal else validate_update(new, old)
             self._check(info, new, validate(new, default=False) + rules)
             if new.get("spec") != old.get("spec"):
-                nmeta["generation"] = old.metadata.get("generation", 0) + 1
+                new.metadata["generation"] = old.metadata.get("generation", 0) + 1
+        if admission is not None:
+            admission.validate("UPDATE", new, old)
         if dry_run or _same(new, old):
             return (new if dry_run else old).copy()
-        written = self._etcd(lambda: self.storage.update(object_key(info, ns, name), old_mod, new))
+        key = object_key(info, ns, name)
+        if should_delete_during_update(new, old):
+            return (yield from self._remove_op(info, key, old_mod, new))
+        written = yield from self.storage.update(key, old_mod, new)
         if written is None:  # someone wrote between our read and our write
             raise StatusError.conflict(info, name)
         new.metadata["resourceVersion"] = str(written)
         self.trace.emit("apiserver", "update", kind=info.kind, key=new.key, rv=written)
-        self._notify("MODIFIED", new)
+        self._written("MODIFIED", new)
         return new.copy()
 
-    def delete(self, info: KindInfo, name: str, namespace: str | None = None) -> Obj:
-        """Remove an object at once (graceful deletion and finalizers come with the API server).
+    def delete_op(
+        self,
+        info: KindInfo,
+        name: str,
+        namespace: str | None = None,
+        options: DeleteOptions | None = None,
+        *,
+        admission: Admission | None = None,
+    ) -> Op:
+        """DELETE with metav1.DeleteOptions: preconditions, graceful deletion of scheduled
+        pods (deletionTimestamp now + grace; the kubelet finishes the delete), propagation
+        finalizers (Foreground, Orphan), and otherwise removal from etcd at once.
 
         Deleting a Namespace removes what it holds, as the namespace controller would.
         """
-        found = self._read(info, name, namespace)
+        options = options or DeleteOptions()
+        found = yield from self._read_op(info, name, namespace)
         if found is None:
             raise StatusError.not_found(info, name)
         obj, mod = found
+        check_preconditions(info, obj, options)
+        if admission is not None:
+            admission.mutate("DELETE", None, obj)
+            admission.validate("DELETE", None, obj)
+        key = self._key(info, name, namespace)
+        meta = obj.metadata
+        pending = obj.copy()
+        pmeta = pending.metadata
+        grace = grace_period(obj, options)
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and grace >= int(current):
+            # already going, no sooner than asked: nothing changes
+            if int(current) > 0 or meta.get("finalizers"):
+                return Deleted(obj, False)
+        finalizers = finalizers_for(obj, options.policy())
+        if finalizers != list(meta.get("finalizers") or []):
+            pmeta["finalizers"] = finalizers
+        if grace > 0:
+            pmeta["deletionTimestamp"] = rfc3339(self.epoch_ns + self.clock.now_ns + grace * SECOND)
+            pmeta["deletionGracePeriodSeconds"] = grace
+        elif finalizers:
+            pmeta.setdefault("deletionTimestamp", self.timestamp())
+            pmeta["deletionGracePeriodSeconds"] = 0
+        else:
+            if options.dry_run:
+                return Deleted(obj, True)
+            return Deleted((yield from self._remove_op(info, key, mod, obj)), True)
+        if options.dry_run:
+            return Deleted(pending, False)
+        written = yield from self.storage.update(key, mod, pending)
+        if written is None:
+            raise StatusError.conflict(info, name)
+        pmeta["resourceVersion"] = str(written)
+        self.trace.emit("apiserver", "update", kind=info.kind, key=pending.key, rv=written)
+        self._written("MODIFIED", pending)
+        return Deleted(pending.copy(), False)
+
+    def _remove_op(self, info: KindInfo, key: str, mod: int, obj: Obj) -> Op:
+        """Take the object out of etcd (compare-and-delete on `mod`)."""
         if info.kind == "Namespace":
+            now = DeleteOptions(grace_period_seconds=0)
             for other in KINDS.values():
                 if other.namespaced:
-                    for item in self.list(other, name):
-                        self.delete(other, item.name, name)
-        deleted = self._etcd(lambda: self.storage.delete(self._key(info, name, namespace), mod))
+                    page = yield from self.list_op(other, obj.name)
+                    for item in page.items:
+                        yield from self.delete_op(other, item.name, obj.name, now)
+        deleted = yield from self.storage.delete(key, mod)
         if deleted is None:
-            raise StatusError.conflict(info, name)
+            raise StatusError.conflict(info, obj.name)
+        if info.kind == "Service":
+            self.services.release(obj)
         self.trace.emit("apiserver", "delete", kind=info.kind, key=obj.key, rv=deleted)
         gone = obj.copy()
         gone.metadata["resourceVersion"] = str(deleted)  # a DELETED event carries the delete's RV
-        self._notify("DELETED", gone)
+        self._written("DELETED", gone)
         return obj.copy()
 
     # -- internals -----------------------------------------------------------------------------
@@ -279,6 +604,41 @@ class ObjectStore:
         rng = self.seeds.stream("generate-name")
         alphabet = "bcdfghjklmnpqrstvwxz2456789"
         return base[:58] + "".join(rng.choice(alphabet) for _ in range(5))
+
+
+def _encode_continue(revision: int, start: str) -> str:
+    """storage's continue token: base64url (unpadded) of {"v","rv","start"} as Go encodes it."""
+    body = json.dumps(
+        {"v": "meta.k8s.io/v1", "rv": revision, "start": start}, separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = json.loads(raw)
+    except (ValueError, TypeError):
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: illegal base64 data"
+        ) from None
+    if not isinstance(body, dict) or body.get("v") != "meta.k8s.io/v1":
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: server does not recognize "
+            "this encoded key"
+        )
+    rv, start = body.get("rv"), body.get("start")
+    if not isinstance(rv, int) or rv <= 0:
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: incorrect encoded start "
+            "resourceVersion "
+            "(version meta.k8s.io/v1)"
+        )
+    if not isinstance(start, str) or not start or ".." in start or start.startswith("/"):
+        raise StatusError.bad_request(
+            "invalid continue token: continue key is not valid: key is not valid"
+        )
+    return rv, start
 
 
 def _same(a: Obj, b: Obj) -> bool:

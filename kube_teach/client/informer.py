@@ -9,6 +9,7 @@ cache lags the API server by the network's latency, as real informers lag.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,13 @@ from ..api.kinds import KindInfo
 from ..api.objects import Obj
 from ..api.rest import Response, WatchEvent, collection_path, with_query
 from .rest import RESTClient, Watch
+
+
+def watch_timeout(client: str, resource: str, n: int) -> int:
+    """Seconds a reflector asks a watch to last: client-go draws them from [300, 600); here
+    they come from the names, so that a run stays reproducible."""
+    return 300 + zlib.crc32(f"{client}/{resource}/{n}".encode()) % 300
+
 
 Handler = Callable[..., None]
 
@@ -121,10 +129,24 @@ class Informer:
         if self._stopped:
             return
         self.watches += 1
+        timeout = watch_timeout(self.client.host.name, self.info.resource, self.watches)
         path = self._query(
-            watch="1", resourceVersion=self.resource_version, allowWatchBookmarks=True
+            watch="1",
+            resourceVersion=self.resource_version,
+            allowWatchBookmarks=True,
+            timeoutSeconds=timeout,
         )
-        self._watch = self.client.watch(path, self._event, self._closed)
+        watch = self._watch = self.client.watch(path, self._event, self._closed)
+        # A server that died cannot close the watch: past its timeout (and the request timeout
+        # on top), the reflector gives up on it and watches again, as a broken connection would.
+        grace = timeout + 60
+        self.client.host.call_later(grace, lambda: self._expired(watch))
+
+    def _expired(self, watch: Watch) -> None:
+        if self._stopped or watch is not self._watch or not watch.open:
+            return
+        watch.stop()
+        self._start_watch()
 
     def _event(self, event: WatchEvent) -> None:
         obj = Obj(event.object)

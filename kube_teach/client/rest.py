@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.rest import Request, Response, WatchEvent
+from ..api.rest import Cancel, Request, Response, WatchEvent
 from ..sim.duration import SECOND, to_ns
 from ..sim.network import Host
 from .ratelimit import TokenBucket
@@ -43,9 +43,11 @@ class Watch:
     _client: RESTClient | None = field(default=None, repr=False)
 
     def stop(self) -> None:
-        """Close from the client side, as cancelling the request's context does."""
+        """Close from the client side, as cancelling the request's context does: the server
+        is told (the connection closes) and sends no more."""
         if self.open and self._client is not None:
             self._client._close_watch(self.id, None, notify=False)
+            self._client.host.send(self._client.server, Cancel(self.id))
 
 
 class RESTClient:
@@ -69,7 +71,9 @@ class RESTClient:
         self.credentials = dict(credentials or {})
         self.user_agent = user_agent
         self.timeout_ns = to_ns(timeout)
-        self._ids = itertools.count(1)
+        # request ids are unique per host, so that several clients of one machine (a kubelet
+        # and kube-proxy on a node) each get their own replies
+        self._ids = host.__dict__.setdefault("_rest_request_ids", itertools.count(1))
         self._pending: dict[int, _Pending] = {}
         self._watches: dict[int, Watch] = {}
         self.sent = 0
@@ -77,7 +81,11 @@ class RESTClient:
         previous = host.receive
 
         def receive(src: str, msg: Any) -> None:
-            if isinstance(msg, Response | WatchEvent) and src == self.server:
+            if (
+                isinstance(msg, Response | WatchEvent)
+                and src == self.server
+                and (msg.id in self._pending or msg.id in self._watches)
+            ):
                 self._receive(msg)
             elif previous is not None:
                 previous(src, msg)
@@ -92,10 +100,15 @@ class RESTClient:
         path: str,
         body: Any = None,
         callback: Callable[[Response], None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         """Send a request (after the rate limiter allows it); `callback(response)` on reply,
-        or on timeout with code 0 and body `context deadline exceeded`. Returns its id."""
-        req = Request(next(self._ids), method, path, body, self.credentials, self.user_agent)
+        or on timeout with code 0 and body `context deadline exceeded`. Returns its id.
+        `headers` such as `{"Content-Type": "application/json-patch+json"}` go along."""
+        req = Request(
+            next(self._ids), method, path, body, self.credentials, self.user_agent,
+            dict(headers or {}),
+        )  # fmt: skip
         self._pending[req.id] = _Pending(req, callback or (lambda r: None))
         self._send_limited(req.id)
         return req.id

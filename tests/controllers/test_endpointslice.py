@@ -159,9 +159,7 @@ def test_120_pods_make_two_slices_and_a_terminating_pod_stays_serving():
     assert (len(big["endpoints"]), len(small["endpoints"])) == (100, 20)
     assert big["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     assert big.metadata["ownerReferences"][0]["uid"] == w.store.get(KINDS["Service"], "web", NS).uid
-    victim = w.store.get(PODS, "pod7", NS)
-    victim["metadata"]["deletionTimestamp"] = w.store.timestamp()
-    w.store.update(victim, internal=True)  # what a graceful DELETE will write
+    w.store.delete(PODS, "pod7", NS)  # a graceful DELETE: the pod stays, terminating
     set_status(w, "pod8", ready=False)
     w.run(2)
     by_pod = {e["targetRef"]["name"]: e for s in slices(w) for e in s["endpoints"]}

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kube_teach.api.kinds import KINDS
+from kube_teach.apiserver.deletion import DeleteOptions
 from kube_teach.controllers.garbage_collector import (
     Decision,
     Graph,
@@ -145,11 +146,10 @@ def dependent(w: World, name: str, *refs: dict):
 
 
 def start_deleting(w: World, o, finalizer: str) -> None:
-    """What DELETE with propagationPolicy Foreground or Orphan writes on the owner."""
-    live = w.store.get(RSS, o.name, NS)
-    live["metadata"]["deletionTimestamp"] = w.store.timestamp()
-    live["metadata"]["finalizers"] = [finalizer]
-    w.store.update(live, internal=True)
+    """DELETE with propagationPolicy Foreground or Orphan: the API server sets
+    deletionTimestamp and adds the finalizer, and the owner waits for the collector."""
+    policy = {"foregroundDeletion": "Foreground", "orphan": "Orphan"}[finalizer]
+    w.store.delete(RSS, o.name, NS, options=DeleteOptions(propagation_policy=policy))
 
 
 def finished(w: World, o, finalizer: str) -> bool:
@@ -233,14 +233,15 @@ def test_foreground_deletion_waits_while_a_blocking_dependent_cannot_be_deleted(
     dependent(w, "blocking", owner_ref(rs, block=True))
     w.run(2)
     held = w.store.get(CMS, "blocking", NS)
-    held["metadata"]["deletionTimestamp"] = w.store.timestamp()  # stuck on its own finalizer
     held["metadata"]["finalizers"] = ["example.com/hold"]
-    w.store.update(held, internal=True)
+    w.store.update(held)
+    w.store.delete(CMS, "blocking", NS)  # stuck on its own finalizer
     start_deleting(w, rs, "foregroundDeletion")
     w.run(5)
     assert not finished(w, rs, "foregroundDeletion")  # still blocked
     held = w.store.get(CMS, "blocking", NS)
-    w.store.delete(CMS, "blocking", NS)  # its finalizer's owner let go
+    held["metadata"]["finalizers"] = []
+    w.store.update(held)  # its finalizer's owner let go: the last finalizer off, it is gone
     w.run(2)
     assert finished(w, rs, "foregroundDeletion")
 

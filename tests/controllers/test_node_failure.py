@@ -47,7 +47,13 @@ def sim(c: Cluster, stamp: str) -> float:
 
 
 def running(c: Cluster) -> list:
-    return [p for p in c.store.list(PODS, "default") if p["status"].get("phase") == "Running"]
+    """Running and not being deleted (a pod on a dead node stays Terminating: no kubelet
+    is left to finish its deletion)."""
+    return [
+        p
+        for p in c.store.list(PODS, "default")
+        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+    ]
 
 
 @pytest.mark.parametrize("seed", [0, 7])

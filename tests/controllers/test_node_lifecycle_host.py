@@ -42,11 +42,19 @@ def web(toleration_seconds: int | None) -> dict:
 
 
 def pods(c: Cluster, node: str | None = None) -> list:
+    """Pods not marked for deletion (an evicted pod on a dead node stays Terminating until its
+    kubelet comes back to finish the graceful deletion)."""
     found = c.store.list(PODS, "default")
-    return [p for p in found if node is None or p["spec"].get("nodeName") == node]
+    return [
+        p
+        for p in found
+        if (node is None or p["spec"].get("nodeName") == node)
+        and not p["metadata"].get("deletionTimestamp")
+    ]
 
 
 def exists(c: Cluster, pod: str) -> bool:
+    """True until the pod is marked for deletion."""
     return any(p["metadata"]["name"] == pod for p in pods(c))
 
 
@@ -143,8 +151,8 @@ def test_default_toleration_seconds_delays_eviction(seconds):
 
 
 def test_pod_without_toleration_is_evicted_at_once():
-    """No toleration at all (our API server does not add DefaultTolerationSeconds yet)."""
-    c = Cluster(nodes=3, seed=0)
+    """No toleration at all: only with the DefaultTolerationSeconds admission plugin off."""
+    c = Cluster(nodes=3, seed=0, disable_admission_plugins=["DefaultTolerationSeconds"])
     victim, _, unknown_at = fail_node_1(c, toleration_seconds=None)
     c.run_until(lambda: not exists(c, victim), timeout=10)
     assert c.now - unknown_at <= 5 + 1  # tainted by the next monitor pass, evicted at once

@@ -64,14 +64,12 @@ class World:
                 if e.event == event and all(e.fields.get(k) == v for k, v in fields.items())]  # fmt: skip
 
     def mark_deleted(self, name, grace=None):
-        """What the API server's graceful DELETE does to a pod: set deletionTimestamp and
+        """A graceful DELETE, as kubectl sends it: the API server sets deletionTimestamp and
         deletionGracePeriodSeconds (the spec's terminationGracePeriodSeconds by default)."""
-        pod = dict(self.pod(name))
-        grace = pod["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
-        meta = pod["metadata"] = dict(pod["metadata"])
-        meta["deletionTimestamp"] = "2025-01-01T01:00:00Z"
-        meta["deletionGracePeriodSeconds"] = grace
-        self.store.update(pod, internal=True)
+        from kube_teach.apiserver.deletion import DeleteOptions
+
+        self.store.delete(KINDS["Pod"], name, "default",
+                          options=DeleteOptions(grace_period_seconds=grace))  # fmt: skip
 
 
 def make_pod(name="web", image="nginx:1.27", workload=None, policy=None, init=(), **ctr):

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from kube_teach.api.kinds import KINDS
+from kube_teach.apiserver.deletion import DeleteOptions
 from kube_teach.apiserver.server import APIServer
 from kube_teach.apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from kube_teach.scheduler.framework import Status
@@ -268,6 +269,14 @@ def test_preemption_evicts_a_lower_priority_pod():
     w.clock.run(1)
     assert w.node_of("victim") == "node-1"
     w.add_pod("vip", cpu="1", priorityClassName="high", priority=1000)
+
+    def victim_terminating() -> bool:
+        return bool(w.pod("victim").metadata.get("deletionTimestamp"))
+
+    w.clock.run_until(victim_terminating, timeout=10)  # a graceful delete: 30 s to stop
+    assert w.node_of("vip") in (None, "")  # it waits for the victim to be gone
+    # there is no kubelet in this world: finish the deletion as the victim's kubelet would
+    w.store.delete(PODS, "victim", "default", options=DeleteOptions(grace_period_seconds=0))
     w.run_until_bound("vip", timeout=10)
     assert not w.store.exists(PODS, "victim", "default")
     uid = w.pod("vip").metadata["uid"]
