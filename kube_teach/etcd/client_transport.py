@@ -161,7 +161,8 @@ class Transport:
             return
         c.call_id = next(self._ids)
         self._inflight[c.call_id] = c
-        self._conns.setdefault(ep, _Conn())
+        if ep not in self._conns:
+            self._conns[ep] = _Conn()
         msg = GrpcRequest(c.call_id, c.method, c.body, c.deadline_ns, c.require_leader)
         self.net.send(self.name, ep, msg)
 

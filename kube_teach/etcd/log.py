@@ -130,7 +130,8 @@ class RaftLog:
         if max_size is not None and len(ents) > 1:
             total = 0
             for n, e in enumerate(ents):
-                total += e.size
+                data = e.data  # e.size, inline: this runs for every entry sent
+                total += len(data) if isinstance(data, bytes) else 16
                 if total > max_size and n > 0:
                     return ents[:n]
         return ents

@@ -396,9 +396,16 @@ class EtcdMember(Applier, V3Server):
             return
         if isinstance(msg, Message):
             frm = msg.from_
-            if frm in self.data.cluster.removed:
+            if frm in self.host.disk["member"].cluster.removed:
                 return  # rafthttp refuses removed members
-            self._heard(frm, src)
+            # self._heard(frm, src), inline: it runs for every Raft message
+            now = self.clock.now_ns
+            last = self._last_heard.get(frm)
+            if last is None or now - last > CONN_READ_TIMEOUT_NS:
+                self._active_since[frm] = now
+            self._last_heard[frm] = now
+            if frm not in self._peers:
+                self._peers[frm] = src
             if isinstance(msg, MsgProp) and self._duplicate_proposal(msg):
                 return
             try:
@@ -475,22 +482,34 @@ class EtcdMember(Applier, V3Server):
     def _drain(self) -> None:
         """Do everything the core asks, persisting before sending, until it has no work."""
         raft = self.raft
+        if raft is None or not raft.has_ready():
+            return
         applied_any = False
-        while raft is not None and raft.has_ready():
+        storage, peers, net, name = self.storage, self._peers, self.net, self.name
+        hosts, reachable = net.hosts, net.reachable
+        while True:
             rd = raft.ready()
-            self.storage.save(rd.hard_state, rd.entries, rd.snapshot)
+            storage.save(rd.hard_state, rd.entries, rd.snapshot)
             for watch in self.watchers:
                 watch(self, rd)
             if self.raft is not raft:
                 return  # a watcher crashed this host: nothing after persisting happens
             if rd.soft_state is not None:
                 self._on_soft_state(rd.soft_state)
-            unreachable: list[int] = []
+            unreachable: list[int] | None = None
             for m in rd.messages:
-                dst = self._peers.get(m.to)
-                if dst is not None and not self._deliverable(dst):
+                dst = peers.get(m.to)
+                if dst is None:
+                    continue  # no address for this peer: nothing to send
+                host = hosts.get(dst)  # self._deliverable(dst), inline
+                if host is None or not host.up or not reachable(name, dst):
+                    if unreachable is None:
+                        unreachable = []
                     unreachable.append(m.to)
-                self._send(m)
+                if isinstance(m, MsgSnap):
+                    self._send(m)
+                else:
+                    net.send(name, dst, m)
             if rd.snapshot is not None:
                 self._apply_snapshot(rd.snapshot)
                 applied_any = True
@@ -502,9 +521,12 @@ class EtcdMember(Applier, V3Server):
             if rd.read_states:
                 self._on_read_states(rd.read_states)
             raft.advance(rd)
-            for peer in dict.fromkeys(unreachable):
-                raft.report_unreachable(peer)
+            if unreachable:
+                for peer in dict.fromkeys(unreachable):
+                    raft.report_unreachable(peer)
             self._maybe_snapshot(raft)
+            if not raft.has_ready():
+                break
         if applied_any:
             self._after_apply()
 

@@ -74,7 +74,7 @@ class Applier:
                     dd.cluster.set_attributes(int(body["ID"]), body["name"], body["clientURLs"])
                     resp: dict = {}
                 else:
-                    resp = store.apply({kind: body}, now)
+                    resp = store.apply_op(kind, body, now)
                     if "raise_alarm" in resp:
                         alarm = resp.pop("raise_alarm")
                         self._emit("raise-alarm", alarm="NOSPACE", member=self.id)

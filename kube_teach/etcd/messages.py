@@ -7,6 +7,7 @@ message types that use it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -59,6 +60,15 @@ class Entry:
     def size(self) -> int:
         """Payload bytes, the unit of MaxSizePerMsg and the uncommitted-size limit."""
         return len(self.data) if isinstance(self.data, bytes) else 16
+
+
+def entries_size(entries: Iterable[Entry]) -> int:
+    """The sum of `e.size` over `entries` (without a property call per entry)."""
+    total = 0
+    for e in entries:
+        data = e.data
+        total += len(data) if isinstance(data, bytes) else 16
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ why bursts of writes overshoot the quota; `auto_commit=False` lets a host model 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from typing import NamedTuple
 
 from .mvcc_index import Revision
 
@@ -31,25 +32,22 @@ LEASE_RECORD_BYTES = LEAF_ELEMENT + 8 + 16  # lease bucket: 8-byte ID key + a sm
 
 
 def _varint_len(n: int) -> int:
-    n &= 2**64 - 1  # negative int64 values are sent as 10-byte varints
-    length = 1
-    while n >= 0x80:
-        n >>= 7
-        length += 1
-    return length
+    # negative int64 values are sent as 10-byte varints; 7 payload bits per byte
+    return ((n & (2**64 - 1)).bit_length() + 6) // 7 or 1
 
 
-def _bytes_field(data: bytes) -> int:
-    return 1 + _varint_len(len(data)) + len(data) if data else 0
+def bytes_field_size(data: bytes) -> int:
+    n = len(data)
+    return (2 + n if n < 0x80 else 1 + _varint_len(n) + n) if n else 0
 
 
-def _int_field(n: int) -> int:
-    return 1 + _varint_len(n) if n else 0
+def int_field_size(n: int) -> int:
+    return (2 if 0 < n < 0x80 else 1 + _varint_len(n)) if n else 0
 
 
-@dataclass(frozen=True)
-class Record:
-    """One stored change: a put (`tombstone=False`) or a delete, which stores only the key."""
+class Record(NamedTuple):
+    """One stored change: a put (`tombstone=False`) or a delete, which stores only the key.
+    (A named tuple: a store makes one per write on every member, so creating it must be cheap.)"""
 
     key: bytes
     value: bytes = b""
@@ -62,12 +60,12 @@ class Record:
     def marshalled_size(self) -> int:
         """Bytes of the KeyValue protobuf upstream stores (zero fields are left out)."""
         return (
-            _bytes_field(self.key)
-            + _int_field(self.create_revision)
-            + _int_field(self.mod_revision)
-            + _int_field(self.version)
-            + _bytes_field(self.value)
-            + _int_field(self.lease)
+            bytes_field_size(self.key)
+            + int_field_size(self.create_revision)
+            + int_field_size(self.mod_revision)
+            + int_field_size(self.version)
+            + bytes_field_size(self.value)
+            + int_field_size(self.lease)
         )
 
     def stored_size(self) -> int:
@@ -113,32 +111,51 @@ class Backend:
         self.auto_commit = auto_commit
         self.records: dict[Revision, Record] = {}
         self._leaves: list[_Leaf] = []
-        self._leaf_of: dict[Revision, _Leaf] = {}
+        # the first revision stored in each leaf: leaves hold consecutive revision ranges, so
+        # a bisection finds a record's leaf (no per-record map to keep)
+        self._starts: list[Revision] = []
         self._pages_in_leaves = 0  # pages of all leaves, kept up to date on every put
         self._lease_bytes = 0
         self._size_pages = BASE_PAGES + SLACK_PAGES
         self._committed = (self._size_pages, BASE_PAGES)
+        # True after compaction reshuffled the leaves: the next put re-checks the file size
+        self._grow_pending = False
 
     # --- writes ------------------------------------------------------------------------------
 
-    def put(self, rev: Revision, record: Record) -> None:
-        """Store a change; revisions arrive in increasing order, so it lands in the last leaf."""
-        size = record.stored_size()
-        if not self._leaves or not self._leaves[-1].fits(size):
-            self._leaves.append(_Leaf())
-        leaf = self._leaves[-1]
+    def put(self, rev: Revision, record: Record, size: int = 0) -> None:
+        """Store a change; revisions arrive in increasing order, so it lands in the last leaf.
+        `size` is `record.stored_size()` when the caller knows it already."""
+        size = size or record.stored_size()
+        leaves = self._leaves
+        leaf = leaves[-1] if leaves else None
+        # bbolt splits a full node at the fill threshold, keeping at least two keys per page
+        if leaf is None or not (
+            len(leaf.items) < MIN_KEYS_PER_PAGE
+            or PAGE_HEADER + leaf.nbytes + size <= FILL_THRESHOLD
+        ):
+            leaf = _Leaf()
+            leaves.append(leaf)
+            self._starts.append(rev)
+            grown = True
+        else:
+            grown = self._grow_pending
         before = _leaf_pages(leaf.nbytes) if leaf.items else 0
-        leaf.add(rev, size)
-        self._pages_in_leaves += _leaf_pages(leaf.nbytes) - before
-        self._leaf_of[rev] = leaf
+        leaf.items[rev] = size
+        leaf.nbytes += size
+        after = _leaf_pages(leaf.nbytes)
         self.records[rev] = record
-        self._grow()
+        if grown or after != before:
+            self._pages_in_leaves += after - before
+            self._grow()
+        # otherwise nothing the file size depends on changed: it already covers what is in use
 
     def delete(self, revs: list[Revision]) -> None:
         """Remove records (compaction), then merge leaves left under a quarter page as bbolt's
         rebalance does. Frees pages inside the file; `size` does not change."""
+        leaves, starts = self._leaves, self._starts
         for rev in revs:
-            leaf = self._leaf_of.pop(rev)
+            leaf = leaves[bisect.bisect_right(starts, rev) - 1]
             leaf.nbytes -= leaf.items.pop(rev)
             del self.records[rev]
         merged: list[_Leaf] = []
@@ -164,8 +181,9 @@ class Backend:
         self._reindex()
 
     def _reindex(self) -> None:
-        self._leaf_of = {rev: leaf for leaf in self._leaves for rev in leaf.items}
+        self._starts = [next(iter(leaf.items)) for leaf in self._leaves]
         self._pages_in_leaves = sum(_leaf_pages(leaf.nbytes) for leaf in self._leaves)
+        self._grow_pending = True
 
     def set_lease_count(self, n: int) -> None:
         """Account for `n` leases in the lease bucket."""
@@ -187,6 +205,7 @@ class Backend:
         self._committed = (self._size_pages, self._in_use_pages())
 
     def _grow(self) -> None:
+        self._grow_pending = False
         self._size_pages = max(self._size_pages, self._in_use_pages() + SLACK_PAGES)
 
     # --- sizes -------------------------------------------------------------------------------

@@ -18,12 +18,13 @@ from .errors import (
     EtcdError,
 )
 from .lease import NO_LEASE
-from .mvcc_backend import Record
+from .mvcc_backend import LEAF_ELEMENT, REV_KEY_BYTES, Record, bytes_field_size
 from .mvcc_index import Revision, TreeIndex
 from .mvcc_txn import (
     COMPARE_FIELD,
     COMPARE_RESULT,
     COMPARE_TARGET,
+    KV_OVERHEAD,
     SORT_ORDER,
     SORT_TARGET,
     enum,
@@ -37,6 +38,8 @@ from .mvcc_txn import (
 if TYPE_CHECKING:
     from .mvcc import MVCCStore
 
+PUT_RECORD_BYTES = LEAF_ELEMENT + REV_KEY_BYTES
+_new = tuple.__new__  # builds a named tuple from all its fields at C speed
 _SORT_FIELD = {1: "version", 2: "create_revision", 3: "mod_revision", 4: "value"}
 
 
@@ -255,6 +258,61 @@ class TxnMixin:
             if own:
                 txn.end()
         return {"header": {"revision": rev}, "prev_kv": prev}
+
+    def _plain_put(self: MVCCStore, req: dict) -> dict | None:
+        """`_put` for the write most requests are (no lease, prev_kv or ignore flags, and room
+        under the quota): the same changes, revision and response without a `Txn`. None when
+        the request needs the general path. The normal applier must be in force."""
+        if (
+            req.get("lease")
+            or req.get("prev_kv")
+            or req.get("ignore_value")
+            or req.get("ignore_lease")
+        ):
+            return None
+        key, value = req.get("key"), req.get("value")
+        k = key.encode("utf-8", "surrogateescape") if type(key) is str else to_bytes(key)
+        v = value.encode("utf-8", "surrogateescape") if type(value) is str else to_bytes(value)
+        quota, backend = self.quota_bytes, self.backend
+        if quota is not None and backend.size + KV_OVERHEAD + len(k) + len(v) >= quota:
+            return None  # the apply-time quota check fails: the general path answers NOSPACE
+        rev = self.current_rev + 1
+        idx = _new(Revision, (rev, 0))  # Revision(rev, 0) without the Python-level __new__
+        ki = self.index.key_index(k)
+        lessor = self.lessor
+        # the key's live generation (the last one, unless a tombstone closed it)
+        live = ki.generations[-1] if ki is not None else None
+        # the stored size, as Record.stored_size() computes it (no lease, not a tombstone);
+        # short keys and values take a one-byte tag and a one-byte length
+        nk, nv = len(k), len(v)
+        size = (
+            PUT_RECORD_BYTES
+            + (nk + 2 if 0 < nk < 0x80 else bytes_field_size(k))
+            + (nv + 2 if 0 < nv < 0x80 else bytes_field_size(v))
+            + 1
+            + (rev.bit_length() + 6) // 7  # int_field_size(rev): a tag and a varint (rev > 0)
+        )
+        if live is not None and live.revs:
+            k = ki.key  # keep one copy of the key's bytes per store
+            old_lease = lessor.get_lease(k)
+            created, ver = live.created.main, live.ver + 1
+            rec = _new(Record, (k, v, created, rev, ver, NO_LEASE, False))
+            # created and version are positive too
+            size += 2 + (created.bit_length() + 6) // 7 + (ver.bit_length() + 6) // 7
+            backend.put(idx, rec, size)
+            ki.put(idx)
+            # a put without a lease detaches the key from its old one
+            if old_lease != NO_LEASE and lessor.lookup(old_lease) is not None:
+                lessor.detach(old_lease, k)
+        else:
+            rec = _new(Record, (k, v, rev, rev, 1, NO_LEASE, False))
+            backend.put(idx, rec, size + 1 + (rev.bit_length() + 6) // 7 + 2)
+            self.index.put(k, idx)
+        self.current_rev = rev
+        watches = self.watches
+        if watches.active():
+            watches.notify(rev, [rec])
+        return {"header": {"revision": rev}, "prev_kv": None}
 
     def _delete_range(self: MVCCStore, txn: Txn | None, req: dict) -> dict:
         own = txn is None

@@ -147,6 +147,10 @@ class WatchHub:
 
     # --- driven by the store -------------------------------------------------------------------
 
+    def active(self) -> bool:
+        """True while any watcher exists (a store with none can skip `notify`)."""
+        return bool(self._watchers)
+
     def notify(self, rev: int, changes: list[Record]) -> None:
         """A write transaction committed `changes` at `rev`: one response per synced watcher
         that watches any of the keys, events in the order they were written."""

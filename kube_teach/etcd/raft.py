@@ -46,6 +46,7 @@ from .messages import (
     MsgVote,
     MsgVoteResp,
     Snapshot,
+    entries_size,
 )
 from .quorum import VoteResult, committed_index, vote_result
 from .tracker import Progress, ProgressState, ReadOnly, ReadOnlyOption
@@ -132,11 +133,13 @@ class ReadState:
     request_ctx: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Ready:
     """Work for the host, in this order: persist `snapshot`, `hard_state` and `entries`
     (durably when `must_sync`); then send `messages`; then apply `snapshot` and
-    `committed_entries`; then call `advance(rd)`. Fields are None/empty when nothing changed."""
+    `committed_entries`; then call `advance(rd)`. Fields are None/empty when nothing changed.
+    Read-only by convention (not frozen: one is made for nearly every message a node takes,
+    and a frozen dataclass costs three times as much to build)."""
 
     soft_state: SoftState | None
     hard_state: HardState | None
@@ -316,39 +319,56 @@ class Raft:
     def has_ready(self) -> bool:
         """True when ready() would return some work."""
         log = self.log
-        return bool(
+        if (
             self.msgs
             or self.read_states
-            or log.unstable <= log.last_index()
+            or log.unstable <= log.offset + len(log.entries)
             or log.pending_snapshot is not None
             or (log.applying < log.committed and not log.has_next_or_in_progress_snapshot())
-            or self.soft_state() != self._prev_soft
-            or self.hard_state() != self._prev_hard
+        ):
+            return True
+        # soft or hard state changed (compared field by field: this runs after every input)
+        soft, hard = self._prev_soft, self._prev_hard
+        return (
+            self.lead != soft.lead
+            or self.state is not soft.raft_state
+            or self.term != hard.term
+            or self.vote != hard.vote
+            or log.committed != hard.commit
         )
 
     def ready(self) -> Ready:
         """Hand over the pending work (see Ready). Call advance(rd) once it is done, before the
         next ready()."""
         log = self.log
-        soft, hard = self.soft_state(), self.hard_state()
-        entries = tuple(log.unstable_entries())
+        prev_soft, prev_hard = self._prev_soft, self._prev_hard
+        soft = hard = None
+        if self.lead != prev_soft.lead or self.state is not prev_soft.raft_state:
+            soft = self._prev_soft = SoftState(self.lead, self.state)
+        if (
+            self.term != prev_hard.term
+            or self.vote != prev_hard.vote
+            or log.committed != prev_hard.commit
+        ):
+            hard = self._prev_hard = HardState(self.term, self.vote, log.committed)
+        last = log.offset + len(log.entries)
+        entries = tuple(log.unstable_entries()) if log.unstable <= last else ()
         committed = tuple(log.next_committed_entries())
         rd = Ready(
-            soft_state=soft if soft != self._prev_soft else None,
-            hard_state=hard if hard != self._prev_hard else None,
+            soft_state=soft,
+            hard_state=hard,
             read_states=tuple(self.read_states),
             entries=entries,
             snapshot=log.pending_snapshot,
             committed_entries=committed,
             messages=tuple(self.msgs),
             must_sync=bool(entries)
-            or hard.term != self._prev_hard.term
-            or hard.vote != self._prev_hard.vote,
+            or (hard is not None and (hard.term != prev_hard.term or hard.vote != prev_hard.vote)),
         )
-        self._prev_soft, self._prev_hard = soft, hard
-        self.read_states = []
+        if self.read_states:
+            self.read_states = []
         self.msgs = []
-        log.unstable = log.last_index() + 1
+        log.unstable = last + 1
         if log.pending_snapshot is not None:
             log.snapshot_in_progress, log.pending_snapshot = log.pending_snapshot, None
         if committed:
@@ -363,7 +383,7 @@ class Raft:
             log.applied_to(max(log.applied, rd.snapshot.index))
         if rd.committed_entries:
             log.applied_to(max(log.applied, rd.committed_entries[-1].index))
-            self._reduce_uncommitted_size(sum(e.size for e in rd.committed_entries))
+            self._reduce_uncommitted_size(entries_size(rd.committed_entries))
 
     @property
     def committed(self) -> int:
@@ -777,7 +797,7 @@ class Raft:
         stamped = [
             Entry(self.term, li + 1 + i, type=e.type, data=e.data) for i, e in enumerate(ents)
         ]
-        size = sum(e.size for e in stamped)
+        size = entries_size(stamped)
         limit = self.config.max_uncommitted_entries_size
         # An empty payload is never refused (the leader's no-op must always go in).
         if (
@@ -851,7 +871,7 @@ class Raft:
                 commit=log.committed,
             )
         )
-        pr.sent_entries(len(ents), sum(e.size for e in ents))
+        pr.sent_entries(len(ents), entries_size(ents))
         pr.sent_commit = log.committed
         return True
 

@@ -7,6 +7,7 @@ host that crashes loses its timers and in-flight work (its volatile state) and k
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,20 @@ def constant(d: int | float | str) -> Distribution:
 def uniform(lo: int | float | str, hi: int | float | str) -> Distribution:
     """Uniform between `lo` and `hi`, inclusive."""
     a, b = to_ns(lo), to_ns(hi)
-    return lambda rng: rng.randint(a, b)
+    if b < a:
+        return lambda rng: rng.randint(a, b)  # raises as randint does
+    width = b - a + 1
+    bits = width.bit_length()
+
+    def draw(rng: Random) -> int:
+        # rng.randint(a, b), drawing the same bits (rejection sampling on `bits`-bit
+        # numbers), without its argument checks: one draw per message delivered
+        r = rng.getrandbits(bits)
+        while r >= width:
+            r = rng.getrandbits(bits)
+        return a + r
+
+    return draw
 
 
 def exponential(mean: int | float | str, minimum: int | float | str = 0) -> Distribution:
@@ -176,7 +190,10 @@ class Network:
 
     def reachable(self, src: str, dst: str) -> bool:
         """True when no partition separates `src` from `dst` (whether both are up aside)."""
-        g1, g2 = self._group.get(src), self._group.get(dst)
+        group = self._group
+        if not group:
+            return True
+        g1, g2 = group.get(src), group.get(dst)
         return g1 is None or g2 is None or g1 == g2
 
     def crash(self, name: str) -> None:
@@ -205,12 +222,14 @@ class Network:
     # -- delivery ------------------------------------------------------------------------------
     def send(self, src: str, dst: str, msg: Any) -> None:
         """Put `msg` on the wire from `src` to `dst`; it arrives after the link's latency."""
-        self.stats["sent"] += 1
+        stats = self.stats
+        stats["sent"] += 1
         sender = self.hosts.get(src)
         if sender is not None and not sender.up:
             self._drop(src, dst, msg, "sender down")
             return
-        if not self.reachable(src, dst):
+        group = self._group
+        if group and not self.reachable(src, dst):
             self._drop(src, dst, msg, "partitioned")
             return
         link = self._links.get((src, dst), self.default)
@@ -218,14 +237,16 @@ class Network:
         if link.drop and rng.random() < link.drop:
             self._drop(src, dst, msg, "lost")
             return
-        copies = 2 if link.duplicate and rng.random() < link.duplicate else 1
-        if copies == 2:
-            self.stats["duplicated"] += 1
+        if link.duplicate and rng.random() < link.duplicate:
+            stats["duplicated"] += 1
+            copies = 2
+        else:
+            copies = 1
         for _ in range(copies):
             delay = link.latency(rng)
             if link.reorder and rng.random() < link.reorder:
                 delay += link.reorder_delay(rng)
-            self._schedule(src, dst, msg, max(delay, 0))
+            self._schedule(src, dst, msg, delay if delay > 0 else 0)
 
     def _schedule(self, src: str, dst: str, msg: Any, delay: int) -> None:
         target = self.hosts.get(dst)
@@ -236,7 +257,7 @@ class Network:
             if host is None or not host.up or host.incarnation != incarnation:
                 self._drop(src, dst, msg, "receiver down")
                 return
-            if not self.reachable(src, dst):
+            if self._group and not self.reachable(src, dst):
                 self._drop(src, dst, msg, "partitioned")
                 return
             self.stats["delivered"] += 1
@@ -245,7 +266,10 @@ class Network:
             if host.receive is not None:
                 host.receive(src, msg)
 
-        self.clock.call_at(self.clock.now_ns + delay, deliver)
+        # clock.call_at(now + delay, deliver) without its checks: one of these per message
+        clock = self.clock
+        when = clock.now_ns + delay
+        heapq.heappush(clock._heap, (when, next(clock._seq), Timer(clock, when, deliver)))
 
     def _drop(self, src: str, dst: str, msg: Any, why: str) -> None:
         self.stats["dropped"] += 1

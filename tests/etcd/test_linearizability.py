@@ -23,6 +23,7 @@ from kube_teach.etcd.raft_harness import SafetyMonitor
 from kube_teach.sim import uniform
 
 from .linearizability import INF, Op, check, check_single, describe
+from .schedules import collect_per_schedule
 
 # -- the checker -----------------------------------------------------------------------------------
 
@@ -389,20 +390,22 @@ def _resolve(cluster: EtcdCluster, client, ops: list[Op], live) -> list[Op]:
 
 def _run_batch(seeds: range, seconds: float) -> int:
     total = 0
-    for seed in seeds:
-        try:
-            total += len(run_schedule(seed, seconds))
-        except AssertionError as e:
-            raise AssertionError(
-                f'seed {seed} failed: {e}\nreplay: python -c "from tests.etcd.'
-                f'test_linearizability import run_schedule as r; r({seed}, {seconds})"'
-            ) from e
+    with collect_per_schedule() as collect:
+        for seed in seeds:
+            try:
+                total += len(run_schedule(seed, seconds))
+            except AssertionError as e:
+                raise AssertionError(
+                    f'seed {seed} failed: {e}\nreplay: python -c "from tests.etcd.'
+                    f'test_linearizability import run_schedule as r; r({seed}, {seconds})"'
+                ) from e
+            collect()
     return total
 
 
-@pytest.mark.parametrize("batch", range(10))
+@pytest.mark.parametrize("batch", range(50))
 def test_histories_under_faults_are_linearizable(batch):
-    """200 schedules of 6 simulated seconds each, in 10 batches of 20 seeds."""
+    """1,000 schedules of 6 simulated seconds each, in 50 batches of 20 seeds."""
     assert _run_batch(range(batch * 20, batch * 20 + 20), 6.0) > 0
 
 

@@ -21,6 +21,8 @@ from kube_teach.etcd.raft import StateType
 from kube_teach.etcd.raft_harness import RaftHarness, SafetyMonitor, SafetyViolation
 from kube_teach.sim import uniform
 
+from .schedules import collect_per_schedule
+
 Leader = StateType.StateLeader
 
 
@@ -139,14 +141,16 @@ def _settle(h: RaftHarness, seed: int) -> None:
 
 
 def _run_batch(seeds: range, seconds: float) -> None:
-    for seed in seeds:
-        try:
-            run_schedule(seed, seconds)
-        except (SafetyViolation, AssertionError) as e:
-            raise AssertionError(
-                f'seed {seed} failed: {e}\nreplay: python -c "from tests.etcd.test_raft_random '
-                f'import run_schedule as r; r({seed}, {seconds})"'
-            ) from e
+    with collect_per_schedule() as collect:
+        for seed in seeds:
+            try:
+                run_schedule(seed, seconds)
+            except (SafetyViolation, AssertionError) as e:
+                raise AssertionError(
+                    f'seed {seed} failed: {e}\nreplay: python -c "from tests.etcd.'
+                    f'test_raft_random import run_schedule as r; r({seed}, {seconds})"'
+                ) from e
+            collect()
 
 
 @pytest.mark.parametrize("batch", range(20))
