@@ -28,8 +28,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix kube_teach tests benchmarks tools
 	$(BIN)/ruff format kube_teach tests benchmarks tools
 
+# The library's tests are CPU-bound simulations: one worker per core (CI has two).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n auto tests
 
 # Strict nbval: every stored output of every chapter, learner and solved, is compared.
 nbval: $(STAMP)
