@@ -392,26 +392,25 @@ class AlwaysPullImages:
             if isinstance(c, dict)
         ]
 
+    @staticmethod
+    def _applies(req: AdmissionRequest) -> bool:
+        return (
+            req.resource == "pods"
+            and not req.group
+            and req.object is not None
+            and req.operation in (CREATE, UPDATE)
+            and req.subresource in ("", "ephemeralcontainers")
+        )
+
     def admit(self, req: AdmissionRequest, ctx: AdmissionContext) -> None:
-        if req.resource != "pods" or req.group or req.object is None:
-            return
-        if req.operation not in (CREATE, UPDATE) or req.subresource not in (
-            "",
-            "ephemeralcontainers",
-        ):
-            return
-        for c in self._containers(req.object):
-            c["imagePullPolicy"] = "Always"
+        if self._applies(req):
+            for c in self._containers(req.object or {}):
+                c["imagePullPolicy"] = "Always"
 
     def validate(self, req: AdmissionRequest, ctx: AdmissionContext) -> None:
-        if req.resource != "pods" or req.group or req.object is None:
+        if not self._applies(req):
             return
-        if req.operation not in (CREATE, UPDATE) or req.subresource not in (
-            "",
-            "ephemeralcontainers",
-        ):
-            return
-        for i, c in enumerate(self._containers(req.object)):
+        for i, c in enumerate(self._containers(req.object or {})):
             if c.get("imagePullPolicy") != "Always":
                 raise StatusError(
                     "Invalid", 422,
