@@ -28,6 +28,7 @@ from .base import (
     EventRecorder,
     SharedInformers,
 )
+from .clusterrole_aggregation_controller import ClusterRoleAggregationController
 from .daemonset_controller import DaemonSetController
 from .deployment_controller import DeploymentController
 from .disruption_controller import DisruptionController
@@ -42,6 +43,7 @@ from .serviceaccounts_controller import ServiceAccountsController
 
 #: The in-tree controllers by upstream controller ID; the others join as they are written.
 DEFAULT_CONTROLLERS: dict[str, type[Controller]] = {
+    "clusterrole-aggregation-controller": ClusterRoleAggregationController,
     "daemonset-controller": DaemonSetController,
     "deployment-controller": DeploymentController,
     "disruption-controller": DisruptionController,
@@ -61,6 +63,7 @@ CONTROLLERS_DISABLED_BY_DEFAULT = frozenset(
 )
 #: The names `--controllers` accepted before 1.28, still accepted as aliases.
 CONTROLLER_ALIASES = {
+    "clusterrole-aggregation": "clusterrole-aggregation-controller",
     "daemonset": "daemonset-controller",
     "deployment": "deployment-controller",
     "disruption": "disruption-controller",

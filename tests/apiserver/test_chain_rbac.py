@@ -250,11 +250,6 @@ def test_a_grant_takes_effect_on_the_next_request_and_a_revoke_too(cluster):
     assert outcome(jane, "GET", PODS) == DENY_LIST_PODS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no clusterrole-aggregation controller: a ClusterRole labelled aggregate-to-view "
-    "created after start-up never reaches view's rules",
-)
 def test_a_cluster_role_labelled_aggregate_to_view_reaches_view_holders():
     cluster = Cluster(nodes=0, scheduler=False)  # kube-controller-manager with its defaults
     leases = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],

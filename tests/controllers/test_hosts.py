@@ -349,6 +349,7 @@ def test_with_the_replicaset_controller_disabled_a_deployment_gets_a_replicaset_
     w.run(5)
     assert len(w.store.list(RSS, "default")) == 1 and w.pods() == []
     assert sorted(w.kcm.controllers) == [
+        "clusterrole-aggregation-controller",
         "daemonset-controller",
         "deployment-controller",
         "disruption-controller",

@@ -124,6 +124,7 @@ def test_the_first_manager_creates_the_lease_and_renews_it_while_the_second_wait
     assert became["involvedObject"]["kind"] == "Lease"
     assert became["source"] == {"component": "kube-controller-manager"}
     assert sorted(kcm.controllers) == [
+        "clusterrole-aggregation-controller",
         "daemonset-controller",
         "deployment-controller",
         "disruption-controller",
