@@ -29,6 +29,7 @@ from .apiserver.admission import (
     validate_admission_flags,
 )
 from .apiserver.audit import Auditor, LogBackend, MemoryFS
+from .apiserver.authn import ServiceAccountTokens, new_authenticator
 from .apiserver.authorization import ModeAuthorizer
 from .apiserver.ipallocator import kubernetes_service_ip
 from .apiserver.loadbalancer import LoadBalancer
@@ -45,12 +46,13 @@ from .kubelet.kubelet import Kubelet
 from .network.proxy import KubeProxyHost
 from .scheduler.scheduler import Scheduler
 from .sim import Clock, Metrics, Network, Seeds, Trace
-from .sim.duration import SECOND, to_ns
+from .sim.duration import SECOND, DurationError, to_ns
 
 KUBERNETES_VERSION = "v1.34.0"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 ADMIN = {"cert": {"cn": "kubernetes-admin", "o": ["system:masters"]}}
 AUDIT_LOG = "/var/log/kubernetes/audit.log"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # Kinds every cluster is born with plenty of; the summary line leaves them out.
 _UNSUMMARIZED = frozenset(
     {"Namespace", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"}
@@ -218,6 +220,13 @@ class Cluster:
         names = (
             ["apiserver"] if apiservers == 1 else [f"apiserver-{i + 1}" for i in range(apiservers)]
         )
+        # --service-account-issuer and its signing key (drawn from the seed); every replica
+        # shares both, so a token one issued authenticates at any of them.
+        self.service_account_tokens = ServiceAccountTokens(
+            key=self.seeds.stream("service-account-key").randbytes(32),
+            issuer=SERVICE_ACCOUNT_ISSUER,
+            lookup=self._service_account,
+        )
         self.apiservers = [
             APIServer(
                 name, self.network, self.store, self.trace, self.metrics,
@@ -226,6 +235,8 @@ class Cluster:
                 authorizer=self.authorizer,
                 admission=AdmissionChain(enabled_plugins(enable, disable)),
                 auditor=auditor,
+                authenticator=new_authenticator(service_accounts=self.service_account_tokens),
+                service_account_tokens=self.service_account_tokens,
             )
             for name in names
         ]  # fmt: skip
@@ -364,14 +375,83 @@ class Cluster:
     def as_user(self, name: str, groups: Iterable[str] = ()) -> Cluster:
         """The same cluster seen by another user (a client certificate with CN `name` and O
         `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
+        return self._view({"cert": {"cn": name, "o": list(groups)}})
+
+    def as_token(self, token: str) -> Cluster:
+        """The same cluster seen by whoever `token` names (`Authorization: Bearer <token>`):
+        `cluster.as_token(cluster.create_token("default"))` acts as
+        `system:serviceaccount:default:default`. A token the cluster did not issue, or one
+        that has expired, is refused with 401 Unauthorized."""
+        if not isinstance(token, str) or not token:
+            raise ClientError("a bearer token must be a non-empty string")
+        return self._view({"token": token})
+
+    def create_token(
+        self,
+        name: str,
+        namespace: str = "default",
+        duration: float | str | None = None,
+        *,
+        audiences: Iterable[str] = (),
+    ) -> str:
+        """`kubectl create token <name>`: a TokenRequest for the ServiceAccount; its token.
+
+        `duration` ("10m", or seconds) is the requested lifetime; None or 0 leaves it to the
+        server (one hour). `audiences` default to the API server's own. Errors are the API
+        server's (404 for a missing ServiceAccount, 422 for a lifetime under ten minutes)."""
+        return self.token_request(name, namespace, duration, audiences=audiences)["status"]["token"]
+
+    def token_request(
+        self,
+        name: str,
+        namespace: str = "default",
+        duration: float | str | None = None,
+        *,
+        audiences: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """The TokenRequest the API server answers `create_token` with (spec and status)."""
+        spec: dict[str, Any] = {}
+        auds = [audiences] if isinstance(audiences, str) else list(audiences)
+        if any(not isinstance(a, str) or not a for a in auds):
+            raise ClientError("--audience must not be an empty string")
+        if auds:
+            spec["audiences"] = auds
+        if duration is not None:
+            try:
+                ns = to_ns(duration)
+            except DurationError as err:
+                raise ClientError(
+                    f'invalid argument "{duration}" for "--duration" flag: {err}'
+                ) from None
+            if ns < 0:
+                raise ClientError("--duration must be greater than or equal to 0")
+            if ns % SECOND:
+                raise ClientError("--duration cannot be expressed in units less than seconds")
+            if ns:
+                spec["expirationSeconds"] = ns // SECOND
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "metadata": {}, "spec": spec}  # fmt: skip
+        path = object_path(KINDS["ServiceAccount"], name, namespace, "token")
+        reply = self.request("POST", path, request)
+        if not isinstance(reply, dict) or not (reply.get("status") or {}).get("token"):
+            raise ClientError("failed to create token: no token in server response")
+        return reply
+
+    def _view(self, credentials: dict[str, Any]) -> Cluster:
         view = copy.copy(self)
         host = self.network.add_host(f"kubectl-{next(self._view_ids)}")
         view._client = RESTClient(
-            host, "apiserver", qps=10**9, burst=10**9,
-            credentials={"cert": {"cn": name, "o": list(groups)}},
+            host, "apiserver", qps=10**9, burst=10**9, credentials=credentials,
             user_agent=self._client.user_agent,
         )  # fmt: skip
         return view
+
+    def _service_account(self, namespace: str, name: str) -> Obj | None:
+        """The ServiceAccount a token names, as the token authenticator's getter reads it."""
+        sa = KINDS["ServiceAccount"]
+        return (
+            self.store.get(sa, name, namespace) if self.store.exists(sa, name, namespace) else None
+        )
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None

@@ -34,6 +34,8 @@ def _parser() -> _Parser:
     p.add_argument("-o", "--output")
     p.add_argument("-l", "--selector")
     p.add_argument("-f", "--filename")
+    p.add_argument("--duration")
+    p.add_argument("--audience", action="append", default=[])
     return p
 
 
@@ -47,6 +49,8 @@ def run(cluster: Cluster, argv: list[str]) -> Output:
         raise ClientError("you must specify a command")
     opts = _parser().parse_args(argv)
     verb = opts.verb
+    if verb == "create" and opts.args[:1] == ["token"]:
+        return _create_token(cluster, opts)
     if verb in ("apply", "create"):
         if not opts.filename:
             raise ClientError("must specify one of -f and -k")
@@ -89,6 +93,38 @@ def _from_source(
             message = f'error when creating "{filename}": {err.message}'
             return StatusError(err.reason, err.code, message, err.details)
     return err
+
+
+def _create_token(cluster: Cluster, opts: argparse.Namespace) -> Output:
+    """`kubectl create token <serviceaccount> [--duration 10m] [--audience a] [-o yaml]`."""
+    from .cluster import ClientError, Output
+
+    names = opts.args[1:]
+    if len(names) != 1:
+        raise ClientError(
+            f"exactly one NAME is required, got {len(names)}\n"
+            "See 'kubectl create token -h' for help and examples"
+        )
+    fmt = opts.output or ""
+    if fmt not in ("", "yaml", "json", "name"):
+        raise ClientError(
+            f'unable to match a printer suitable for the output format "{fmt}", allowed formats '
+            "are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,"
+            "template,templatefile,yaml"
+        )
+    try:
+        reply = cluster.token_request(
+            names[0], opts.namespace or "default", opts.duration, audiences=opts.audience
+        )
+    except StatusError as err:
+        raise ClientError(f"failed to create token: {err.message}") from None
+    if fmt == "yaml":
+        return Output(dump(reply).rstrip("\n"))
+    if fmt == "json":
+        return Output(json.dumps(reply, indent=4))
+    if fmt == "name":
+        return Output(f"tokenrequest.authentication.k8s.io/{names[0]}")
+    return Output(reply["status"]["token"])
 
 
 def _get(cluster: Cluster, opts: argparse.Namespace) -> Output:

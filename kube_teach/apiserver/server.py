@@ -23,7 +23,13 @@ from ..sim import Metrics, Network, Trace
 from ..sim.duration import to_ns
 from .admission import AdmissionChain, AdmissionContext, AdmissionRequest
 from .audit import AuditContext, Auditor
-from .authn import Authenticator, AuthRequest, ClientCertificate, new_authenticator
+from .authn import (
+    Authenticator,
+    AuthRequest,
+    ClientCertificate,
+    ServiceAccountTokens,
+    new_authenticator,
+)
 from .authorization import AlwaysAllow
 from .deletion import DeleteOptions
 from .etcd3 import Op
@@ -34,6 +40,7 @@ from .rbac_escalation import check_rbac_write
 from .request import Attributes, RequestInfoError, UserInfo, is_long_running, request_info
 from .store import ObjectStore, _field_set
 from .subresources import evict_op, get_scale_op, update_scale_op
+from .tokenrequest import create_token_op
 from .watch import BOOKMARK_EVERY, WATCH_WINDOW, WatchCache
 
 _RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
@@ -138,7 +145,8 @@ class APIServer:
     `authorizer` answers `authorize(attrs) -> Decision` (AlwaysAllow unless given, e.g. a
     ModeAuthorizer for `Node,RBAC`); `admission` is the plugin chain (None: no admission);
     `auditor` writes audit events; `flow_control` is MaxInFlight (the default, from the two
-    in-flight limits) or an APF instance.
+    in-flight limits) or an APF instance. `service_account_tokens` is the token issuer behind
+    `serviceaccounts/<name>/token` (None: the subresource is not served).
     """
 
     name: str
@@ -155,6 +163,7 @@ class APIServer:
     flow_control: Any = None
     cost: CostModel = field(default_factory=CostModel)
     request_timeout: float = 60.0  # --request-timeout
+    service_account_tokens: ServiceAccountTokens | None = None
 
     def __post_init__(self) -> None:
         self.host = self.network.add_host(self.name, self._receive)
@@ -375,6 +384,15 @@ class APIServer:
                 (yield from evict_op(self.store, attrs.name, ns or "default", body, admit)),
                 1,
             )
+        if verb == "create" and sub == "token" and info.kind == "ServiceAccount":
+            if self.service_account_tokens is None:
+                raise StatusError(
+                    "NotFound", 404, "the server could not find the requested resource"
+                )
+            op = create_token_op(
+                self.store, self.service_account_tokens, attrs.name, ns or "default", body
+            )
+            return 201, (yield from op), 1
         if verb == "create" and sub == "binding":
             return 201, (yield from self._bind(info, attrs.name, ns, body)), 1
         if verb == "create":
