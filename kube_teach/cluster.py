@@ -25,6 +25,7 @@ from .api.selectors import LabelSelector
 from .apiserver.admission import (
     AdmissionChain,
     StartupError,
+    Webhook,
     enabled_plugins,
     validate_admission_flags,
 )
@@ -157,7 +158,10 @@ class Cluster:
     `--authorization-mode` `authorization_mode`, the default admission plugins changed by
     `enable_admission_plugins` / `disable_admission_plugins`, and auditing when an
     `audit_policy` (audit.k8s.io/v1 Policy, dict or YAML) is given (`cluster.audit_log()`).
-    Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
+    `mutating_webhooks` / `validating_webhooks` are admission webhooks whose servers are Python
+    callables (`kube_teach.apiserver.admission.Webhook`); `anonymous_auth` is
+    `--anonymous-auth`; `max_requests_inflight` / `max_mutating_requests_inflight` are the
+    API server's in-flight limits. Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
     """
 
     def __init__(
@@ -182,6 +186,9 @@ class Cluster:
         apiservers: int = 1,
         max_requests_inflight: int = 400,
         max_mutating_requests_inflight: int = 200,
+        anonymous_auth: bool = True,
+        mutating_webhooks: Iterable[Webhook] = (),
+        validating_webhooks: Iterable[Webhook] = (),
     ) -> None:
         epoch = parse_time(start)
         if epoch is None:
@@ -233,9 +240,15 @@ class Cluster:
                 max_requests_inflight=max_requests_inflight,
                 max_mutating_requests_inflight=max_mutating_requests_inflight,
                 authorizer=self.authorizer,
-                admission=AdmissionChain(enabled_plugins(enable, disable)),
+                admission=AdmissionChain(
+                    enabled_plugins(enable, disable),
+                    mutating_webhooks=list(mutating_webhooks),
+                    validating_webhooks=list(validating_webhooks),
+                ),
                 auditor=auditor,
-                authenticator=new_authenticator(service_accounts=self.service_account_tokens),
+                authenticator=new_authenticator(
+                    service_accounts=self.service_account_tokens, anonymous=anonymous_auth
+                ),
                 service_account_tokens=self.service_account_tokens,
             )
             for name in names
@@ -376,6 +389,11 @@ class Cluster:
         """The same cluster seen by another user (a client certificate with CN `name` and O
         `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
         return self._view({"cert": {"cn": name, "o": list(groups)}})
+
+    def as_anonymous(self) -> Cluster:
+        """The same cluster seen by a client that presents no credentials at all: it is
+        `system:anonymous` (group system:unauthenticated), or 401 with `anonymous_auth=False`."""
+        return self._view({})
 
     def as_token(self, token: str) -> Cluster:
         """The same cluster seen by whoever `token` names (`Authorization: Bearer <token>`):

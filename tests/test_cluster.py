@@ -384,3 +384,40 @@ def test_the_scheduler_binds_the_pods_and_explains_its_choice(cluster):
     explained = cluster.scheduler.explain(pod.name)
     assert sorted(explained.filters) == ["node-1", "node-2", "node-3"]
     assert all(result.passed for result in explained.filters.values())
+
+
+def _pod(name: str, image: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "app", "image": image}]}}  # fmt: skip
+
+
+def test_a_validating_webhook_written_in_python_refuses_unpinned_images():
+    from kube_teach.apiserver.admission import Webhook
+
+    def pinned(review: dict) -> dict:
+        images = [c["image"] for c in review["object"]["spec"]["containers"]]
+        loose = [i for i in images if ":" not in i or i.endswith(":latest")]
+        if loose:
+            return {"allowed": False, "status": {"code": 403, "message": f"unpinned: {loose}"}}
+        return {"allowed": True}
+
+    rules = ({"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+              "resources": ["pods"]},)  # fmt: skip
+    cluster = Cluster(
+        nodes=1, validating_webhooks=[Webhook("pinned.example.com", pinned, rules=rules)]
+    )
+    with pytest.raises(StatusError) as err:
+        cluster.apply(_pod("loose", "nginx"))
+    assert err.value.kubectl() == (
+        'Error from server: admission webhook "pinned.example.com" denied the request: '
+        "unpinned: ['nginx']"
+    )
+    assert cluster.apply(_pod("pinned", "nginx:1.25")) == "pod/pinned created"
+
+
+@pytest.mark.parametrize(("anonymous", "code"), [(True, 403), (False, 401)])
+def test_anonymous_requests_are_forbidden_or_unauthorized(anonymous, code):
+    cluster = Cluster(nodes=1, anonymous_auth=anonymous)
+    with pytest.raises(StatusError) as err:
+        cluster.as_anonymous().request("GET", "/api/v1/namespaces/default/pods")
+    assert err.value.code == code
