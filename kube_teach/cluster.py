@@ -37,7 +37,7 @@ from .apiserver.loadbalancer import LoadBalancer
 from .apiserver.rbac_bootstrap import controller_manager_bindings, full_bootstrap_policy
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
-from .client.rest import RESTClient
+from .client.rest import TIMEOUT, RESTClient
 from .controllers.hpa_controller import MetricsError
 from .controllers.manager import ControllerManager, ControllersFlagError
 from .controllers.replica_calculator import PodMetric
@@ -482,11 +482,13 @@ class Cluster:
         reply = replies[0]
         if reply.ok:
             return reply.body
-        if reply.code == 0:
-            raise ClientError(
-                "Unable to connect to the server: net/http: request canceled "
-                "(Client.Timeout exceeded while awaiting headers)"
-            )
+        if reply.code == 0:  # no HTTP answer: the client gave up, or the connection broke
+            if reply.body in (None, "", TIMEOUT):
+                raise ClientError(
+                    "Unable to connect to the server: net/http: request canceled "
+                    "(Client.Timeout exceeded while awaiting headers)"
+                )
+            raise ClientError(f"Unable to connect to the server: {reply.body}")
         body = reply.body
         if isinstance(body, dict) and body.get("kind") == "Status":
             raise StatusError(body.get("reason", ""), int(body.get("code") or reply.code),
