@@ -402,24 +402,15 @@ class APIServer:
             if admit is not None and not dry_run:
                 yield from admit.charge()
             return 201, created, 1
-        if verb == "update":
+        if verb == "patch":
+            live = yield from self.store.get_op(info, attrs.name, ns)
+            ctype = req.headers.get("Content-Type", MERGE_PATCH)
+            body = apply_patch(dict(live), body, ctype, info.kind)
+        if verb in ("update", "patch"):
             self._check_body(body, info, attrs)
             self._check_escalation(info, attrs, body)
             op = self.store.update_op(
                 body, subresource=sub or None, dry_run=dry_run, admission=admit
-            )
-            written = yield from op
-            if admit is not None and not dry_run:
-                yield from admit.charge()
-            return 200, written, 1
-        if verb == "patch":
-            live = yield from self.store.get_op(info, attrs.name, ns)
-            ctype = req.headers.get("Content-Type", MERGE_PATCH)
-            patched = apply_patch(dict(live), body, ctype, info.kind)
-            self._check_body(patched, info, attrs)
-            self._check_escalation(info, attrs, patched)
-            op = self.store.update_op(
-                patched, subresource=sub or None, dry_run=dry_run, admission=admit
             )
             written = yield from op
             if admit is not None and not dry_run:
