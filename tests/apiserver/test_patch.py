@@ -12,14 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kube_teach.api.errors import StatusError
-from kube_teach.apiserver import patch as patchmod
-from kube_teach.apiserver.patch import (
-    apply_json_patch,
-    apply_merge_patch,
-    apply_patch,
-    apply_strategic_merge_patch,
-    go_stable_sort,
-)
+from kube_teach.apiserver import strategicpatch as patchmod
+from kube_teach.apiserver.patch import apply_json_patch, apply_merge_patch, apply_patch
+from kube_teach.apiserver.strategicpatch import apply_strategic_merge_patch, go_stable_sort
 
 GENERIC_422 = "the server rejected our request due to an error in our request"
 
