@@ -209,8 +209,10 @@ def level_exercise(on_event: Any) -> str | None:
     return None
 
 
-def _register_chapters() -> None:
-    """Import every `exercises_<topic>` module beside this one: each registers its chapter."""
+def register_chapters() -> None:
+    """Import every `exercises_<topic>` module beside this one: each registers its chapter.
+    Called by `check` (not at import time, so that one chapter's module may build on
+    another's)."""
     import importlib
     import pkgutil
 
@@ -220,5 +222,3 @@ def _register_chapters() -> None:
         if module.startswith("exercises_"):
             importlib.import_module(f"{__package__}.{module}")
 
-
-_register_chapters()
