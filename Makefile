@@ -37,7 +37,7 @@ nbval: $(STAMP)
 	$(BIN)/python tools/notebooks.py check
 	MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1 \
 	  $(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-cell-timeout=60 \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks solutions
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -n auto --dist loadfile notebooks solutions
 
 # Re-execute the chapters (solutions are the source; learner versions are derived from them).
 notebooks: $(STAMP)
