@@ -221,4 +221,3 @@ def register_chapters() -> None:
     for module in sorted(m.name for m in pkgutil.iter_modules(here)):
         if module.startswith("exercises_"):
             importlib.import_module(f"{__package__}.{module}")
-
