@@ -34,7 +34,9 @@ from .apiserver.authn import ServiceAccountTokens, new_authenticator
 from .apiserver.authorization import ModeAuthorizer
 from .apiserver.ipallocator import kubernetes_service_ip
 from .apiserver.loadbalancer import LoadBalancer
+from .apiserver.rbac import can_i
 from .apiserver.rbac_bootstrap import controller_manager_bindings, full_bootstrap_policy
+from .apiserver.request import UserInfo
 from .apiserver.server import APIServer
 from .apiserver.store import INITIAL_NAMESPACES, ObjectStore
 from .client.rest import TIMEOUT, RESTClient
@@ -389,6 +391,22 @@ class Cluster:
         """The same cluster seen by another user (a client certificate with CN `name` and O
         `groups`): `cluster.as_user("jane").kubectl("get pods")` is subject to RBAC."""
         return self._view({"cert": {"cn": name, "o": list(groups)}})
+
+    def can_i(
+        self,
+        user: str,
+        verb: str,
+        resource: str,
+        name: str = "",
+        *,
+        namespace: str = "default",
+        groups: Iterable[str] | None = None,
+    ) -> bool:
+        """`kubectl auth can-i <verb> <resource> [name] -n <namespace> --as <user>`, asked of this
+        cluster's authorizers (Node, RBAC) as they stand now. `groups` are the user's groups
+        (default: what an authenticator gives a plain user, `system:authenticated`)."""
+        who = UserInfo.named(user, list(groups) if groups is not None else None)
+        return can_i(who, verb, resource, namespace, name, authorizer=self.authorizer)
 
     def as_anonymous(self) -> Cluster:
         """The same cluster seen by a client that presents no credentials at all: it is

@@ -421,3 +421,25 @@ def test_anonymous_requests_are_forbidden_or_unauthorized(anonymous, code):
     with pytest.raises(StatusError) as err:
         cluster.as_anonymous().request("GET", "/api/v1/namespaces/default/pods")
     assert err.value.code == code
+
+
+def test_can_i_asks_the_clusters_own_authorizers():
+    cluster = Cluster(nodes=1)
+    assert cluster.can_i("kubernetes-admin", "delete", "nodes", groups=["system:masters"])
+    assert not cluster.can_i("jane", "list", "pods")
+    cluster.apply(
+        [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+             "metadata": {"name": "reader"},
+             "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": {"name": "jane-reads"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}]},
+        ]
+    )  # fmt: skip
+    assert cluster.can_i("jane", "list", "pods")
+    assert not cluster.can_i("jane", "list", "pods", namespace="kube-system")
+    assert not cluster.can_i("jane", "delete", "pods", "web")
+    assert cluster.can_i("system:node:node-1", "get", "nodes", "node-1", namespace="",
+                         groups=["system:nodes"])  # fmt: skip
