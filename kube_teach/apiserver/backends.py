@@ -84,10 +84,13 @@ class RaftEtcd:
         future.add_done_callback(done)
 
     def watch(self, prefix: str, start_revision: int, listener: WatchListener) -> Any:
-        """Every change under `prefix` from `start_revision`, with the previous value."""
+        """Every change under `prefix` from `start_revision`, with the previous value. As
+        kube-apiserver's watches do, it requires a leader: a member that has lost its leader
+        cancels it (`etcdserver: no leader`) instead of going quiet."""
         return self.client.watch(
-            prefix, prefix=True, start_revision=start_revision, prev_kv=True, callback=listener
-        )
+            prefix, prefix=True, start_revision=start_revision, prev_kv=True,
+            require_leader=True, callback=listener,
+        )  # fmt: skip
 
 
 def _error_dict(error: Exception) -> dict[str, Any]:

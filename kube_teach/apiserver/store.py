@@ -127,6 +127,7 @@ class ObjectStore:
         self.services = ServiceAllocator(seed=seeds.stream("service-ip-allocator").randrange(2**31))
         self._listeners: list[Listener] = []
         self._etcd_watch: Any = None
+        self._watched_to = 0  # the newest revision the etcd watch has delivered
         if isinstance(self.backend, RaftEtcd):
             self._etcd_watch = self.backend.watch(PREFIX + "/", 0, self._etcd_events)
 
@@ -154,9 +155,13 @@ class ObjectStore:
             self._notify(event, obj)
 
     def _etcd_events(self, response: dict[str, Any]) -> None:
+        if response.get("canceled"):
+            self._rewatch(response)
+            return
         for event in response.get("events") or ():
             kv = event.get("kv") or {}
             rev = int(kv.get("mod_revision") or 0)
+            self._watched_to = max(self._watched_to, rev)
             self.storage.revision = max(self.storage.revision, rev)
             if event.get("type") == "DELETE":
                 prev = event.get("prev_kv")
@@ -168,6 +173,20 @@ class ObjectStore:
             else:
                 obj = Obj(Etcd3Storage.decode(kv).obj)
                 self._notify("ADDED" if int(kv.get("version") or 0) == 1 else "MODIFIED", obj)
+
+    def _rewatch(self, response: dict[str, Any]) -> None:
+        """etcd ended the watch (its member lost the leader, or the start was compacted):
+        watch again from where it stopped, after a moment, as the cacher's reflector does."""
+        start = max(self._watched_to + 1, int(response.get("compact_revision") or 0))
+        backend = self.backend
+        assert isinstance(backend, RaftEtcd)
+        self.trace.emit("apiserver", "etcd-watch-canceled", reason=response.get("cancel_reason", ""),
+                        restart=start)  # fmt: skip
+
+        def again() -> None:
+            self._etcd_watch = backend.watch(PREFIX + "/", start, self._etcd_events)
+
+        self.clock.call_later(1.0, again)
 
     def run(self, op: Op) -> Any:
         """Drive one operation synchronously; etcd's errors come out as the API server passes

@@ -294,6 +294,8 @@ class EtcdMember(Applier, V3Server):
         self.host.every(f"{REVOKE_CHECK_INTERVAL_NS}ns", self._leader_duties)
         self.host.every(f"{BATCH_COMMIT_NS}ns", self._batch_commit)
         self.host.every("10m", self._progress_notify)  # progressReportInterval
+        self._no_leader_checks = 0
+        self.host.every(f"{cfg.election_ns}ns", self._monitor_leader)
         if len(self._peers) > 0:
             self.host.every(f"{LINK_HEARTBEAT_NS}ns", self._link_heartbeat)
 

@@ -40,6 +40,9 @@ class _Stream:
     watches: dict[int, _ServerWatch] = field(default_factory=dict)
 
 
+MAX_NO_LEADER_CHECKS = 3  # v3rpc's maxNoLeaderCnt
+
+
 class WatchServer:
     """Watch streams, mixed into `EtcdMember`."""
 
@@ -63,6 +66,28 @@ class WatchServer:
         body.update(created=False, canceled=False, compact_revision=0, cancel_reason="")
         body["events"] = []
         self._stream_send(stream, body)
+
+    def _monitor_leader(self: EtcdMember) -> None:
+        """v3rpc's monitorLeader: once this member has known no leader for three election
+        timeouts in a row, every watch that asked to require a leader is canceled with
+        `etcdserver: no leader`, so that its client can watch through another member."""
+        raft = self.raft
+        if raft is None or raft.lead != NONE:
+            self._no_leader_checks = 0
+            return
+        self._no_leader_checks += 1
+        if self._no_leader_checks < MAX_NO_LEADER_CHECKS:
+            return
+        for stream in self._streams.values():
+            for client_id, w in list(stream.watches.items()):
+                if not w.create.get("require_leader"):
+                    continue
+                self.store.cancel_watch(w.store_id)
+                del stream.watches[client_id]
+                body = {"header": {"revision": self.store.current_rev}, "watch_id": client_id}
+                body.update(created=False, canceled=True, compact_revision=0, events=[])
+                body["cancel_reason"] = ERR_NO_LEADER
+                self._stream_send(stream, body)
 
     def _progress_notify(self: EtcdMember) -> None:
         """Every 10 minutes, a progress notification to each synced watcher that asked."""
