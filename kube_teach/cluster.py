@@ -45,6 +45,7 @@ from .controllers.manager import ControllerManager, ControllersFlagError
 from .controllers.replica_calculator import PodMetric
 from .controllers.service_lb import CloudProvider
 from .etcd import EtcdCluster
+from .kubelet.config import KubeletConfigError, kubelet_options, unknown_fields
 from .kubelet.kubelet import Kubelet
 from .network.proxy import KubeProxyHost
 from .scheduler.scheduler import Scheduler
@@ -160,7 +161,8 @@ class Cluster:
     `--authorization-mode` `authorization_mode`, the default admission plugins changed by
     `enable_admission_plugins` / `disable_admission_plugins`, and auditing when an
     `audit_policy` (audit.k8s.io/v1 Policy, dict or YAML) is given (`cluster.audit_log()`).
-    `mutating_webhooks` / `validating_webhooks` are admission webhooks whose servers are Python
+    `kubelet_config` is every node's KubeletConfiguration (dict or YAML): eviction thresholds,
+    reservations, image GC and maxPods take effect. `mutating_webhooks` / `validating_webhooks` are admission webhooks whose servers are Python
     callables (`kube_teach.apiserver.admission.Webhook`); `anonymous_auth` is
     `--anonymous-auth`; `max_requests_inflight` / `max_mutating_requests_inflight` are the
     API server's in-flight limits. Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
@@ -189,6 +191,7 @@ class Cluster:
         max_requests_inflight: int = 400,
         max_mutating_requests_inflight: int = 200,
         anonymous_auth: bool = True,
+        kubelet_config: dict[str, Any] | str | None = None,
         mutating_webhooks: Iterable[Webhook] = (),
         validating_webhooks: Iterable[Webhook] = (),
     ) -> None:
@@ -294,6 +297,14 @@ class Cluster:
                 f"node-{i}", zones[(i - 1) % len(zones)], node_cpu, node_memory, node_pods
             )
         self.kubelets: dict[str, Kubelet] = {}
+        config = load(kubelet_config)[0] if isinstance(kubelet_config, str) else kubelet_config
+        try:
+            options = kubelet_options(config)
+        except KubeletConfigError as err:
+            raise ValueError(str(err)) from None
+        max_pods = options.pop("max_pods", None)
+        for field in unknown_fields(config):  # the kubelet decodes leniently and logs them
+            self.trace.emit("kubelet", "config-unknown-field", field=field)
         for name in sorted(self.nodes):
             self.kubelets[name] = Kubelet(
                 self.nodes[name].host,
@@ -306,9 +317,10 @@ class Cluster:
                 capacity={
                     "cpu": node_cpu,
                     "memory": node_memory,
-                    "pods": str(node_pods),
+                    "pods": str(max_pods or node_pods),
                     "ephemeral-storage": "100Gi",
                 },  # fmt: skip
+                **options,
             )
             self.kubelets[name].start()
         self.kube_proxies: dict[str, KubeProxyHost] = {}

@@ -443,3 +443,24 @@ def test_can_i_asks_the_clusters_own_authorizers():
     assert not cluster.can_i("jane", "delete", "pods", "web")
     assert cluster.can_i("system:node:node-1", "get", "nodes", "node-1", namespace="",
                          groups=["system:nodes"])  # fmt: skip
+
+
+def test_the_seeds_kubelet_configuration_reserves_what_the_article_says():
+    from kube_teach.manifests import manifest
+
+    cluster = Cluster(nodes=1, kubelet_config=manifest("kubelet-reserved-config"))
+    cluster.run(15)
+    allocatable = cluster.get("node", "node-1")["status"]["allocatable"]
+    # 16Gi - 1Gi system - 1Gi kube - 500Mi hard eviction = 13.5Gi; 4 CPUs - 1 - 1
+    assert (allocatable["memory"], allocatable["cpu"]) == ("13836Mi", "2")
+
+
+def test_a_kubelet_configuration_field_the_kubelet_does_not_know_is_logged_not_fatal():
+    from kube_teach.manifests import manifest
+
+    cluster = Cluster(nodes=1, kubelet_config=manifest("kubelet-config"))
+    assert [e.fields["field"] for e in cluster.trace.where(event="config-unknown-field")] == [
+        "containerRuntime"
+    ]
+    with pytest.raises(ValueError, match="maxPods"):
+        Cluster(nodes=1, kubelet_config={"maxPods": 0})
