@@ -144,7 +144,9 @@ def _pod(o: dict[str, Any], now: int, wide: bool) -> Row:
 def _node(o: dict[str, Any], now: int, wide: bool) -> Row:
     status, spec = o.get("status") or {}, o.get("spec") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    state = {"True": "Ready", "False": "NotReady"}.get((ready or {}).get("status"), "Unknown")
+    # printNode: Ready when the condition is True, NotReady for False and Unknown alike, and
+    # Unknown only when the node has no Ready condition at all
+    state = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
     if spec.get("unschedulable"):
         state += ",SchedulingDisabled"
     labels = (o.get("metadata") or {}).get("labels") or {}

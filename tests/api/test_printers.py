@@ -23,3 +23,21 @@ S, M, H = 10**9, 60 * 10**9, 3600 * 10**9
 )
 def test_human_duration(ns, text):
     assert human_duration(ns) == text
+
+
+@pytest.mark.parametrize(
+    ("conditions", "unschedulable", "shown"),
+    [
+        ([{"type": "Ready", "status": "True"}], False, "Ready"),
+        ([{"type": "Ready", "status": "False"}], False, "NotReady"),
+        ([{"type": "Ready", "status": "Unknown"}], False, "NotReady"),  # a node gone silent
+        ([{"type": "MemoryPressure", "status": "False"}], False, "Unknown"),  # no Ready at all
+        ([{"type": "Ready", "status": "True"}], True, "Ready,SchedulingDisabled"),
+    ],
+)
+def test_node_status_column_as_kubectl_prints_it(conditions, unschedulable, shown):
+    from kube_teach.api.printers import table
+
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"},
+            "spec": {"unschedulable": unschedulable}, "status": {"conditions": conditions}}  # fmt: skip
+    assert table([node], "Node", 0).rows[0][1] == shown
