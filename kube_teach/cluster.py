@@ -32,6 +32,7 @@ from .apiserver.admission import (
 from .apiserver.audit import Auditor, LogBackend, MemoryFS
 from .apiserver.authn import ServiceAccountTokens, new_authenticator
 from .apiserver.authorization import ModeAuthorizer
+from .apiserver.flowcontrol_apf import APF
 from .apiserver.ipallocator import kubernetes_service_ip
 from .apiserver.loadbalancer import LoadBalancer
 from .apiserver.rbac import can_i
@@ -165,7 +166,8 @@ class Cluster:
     reservations, image GC and maxPods take effect. `mutating_webhooks` / `validating_webhooks` are admission webhooks whose servers are Python
     callables (`kube_teach.apiserver.admission.Webhook`); `anonymous_auth` is
     `--anonymous-auth`; `max_requests_inflight` / `max_mutating_requests_inflight` are the
-    API server's in-flight limits. Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
+    API server's in-flight limits, shared under `flow_control="APF"` (API Priority and
+    Fairness; the default keeps the older max-in-flight pools). Learners act as `kubernetes-admin` (group system:masters); `as_user(...)` acts as another.
     """
 
     def __init__(
@@ -191,6 +193,7 @@ class Cluster:
         max_requests_inflight: int = 400,
         max_mutating_requests_inflight: int = 200,
         anonymous_auth: bool = True,
+        flow_control: str = "max-inflight",
         kubelet_config: dict[str, Any] | str | None = None,
         mutating_webhooks: Iterable[Webhook] = (),
         validating_webhooks: Iterable[Webhook] = (),
@@ -244,6 +247,8 @@ class Cluster:
                 name, self.network, self.store, self.trace, self.metrics,
                 max_requests_inflight=max_requests_inflight,
                 max_mutating_requests_inflight=max_mutating_requests_inflight,
+                flow_control=self._flow_control(flow_control, max_requests_inflight
+                                                + max_mutating_requests_inflight),
                 authorizer=self.authorizer,
                 admission=AdmissionChain(
                     enabled_plugins(enable, disable),
@@ -794,6 +799,17 @@ class Cluster:
         if not self.audit_fs.exists(AUDIT_LOG):
             return []
         return [json.loads(line) for line in self.audit_fs.read(AUDIT_LOG).splitlines() if line]
+
+    @staticmethod
+    def _flow_control(kind: str, limit: int) -> Any:
+        """`max-inflight`: the two in-flight pools (None: the server builds them); `APF`: API
+        Priority and Fairness with the default FlowSchemas and priority levels, sharing the
+        two flags' sum as its concurrency limit, as kube-apiserver does."""
+        if kind == "max-inflight":
+            return None
+        if kind == "APF":
+            return APF(server_concurrency_limit=limit)
+        raise ValueError(f'flow_control must be "max-inflight" or "APF", not {kind!r}')
 
     def _objects_of(self, kinds: Iterable[str]) -> list[dict[str, Any]]:
         """Every stored object of these kinds (what an authorizer's informers would hold)."""

@@ -464,3 +464,14 @@ def test_a_kubelet_configuration_field_the_kubelet_does_not_know_is_logged_not_f
     ]
     with pytest.raises(ValueError, match="maxPods"):
         Cluster(nodes=1, kubelet_config={"maxPods": 0})
+
+
+def test_api_priority_and_fairness_can_replace_the_in_flight_pools():
+    cluster = Cluster(nodes=1, flow_control="APF", max_requests_inflight=10,
+                      max_mutating_requests_inflight=5)  # fmt: skip
+    assert type(cluster.apiserver.flow_control).__name__ == "APF"
+    cluster.apply(WEB)
+    cluster.run(20)
+    assert len(cluster.list("pods")) == 3
+    with pytest.raises(ValueError, match="flow_control"):
+        Cluster(nodes=1, flow_control="fifo")
