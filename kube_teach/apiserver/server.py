@@ -264,6 +264,8 @@ class APIServer:
                 self._finish(src, req, attrs, code, body, items, audit)
                 return
             self._arrived.pop((src, req.id), None)
+            # a watch holds its seat only while it starts (APF's long-running rule)
+            self._done((src, req.id))
             if audit is not None:
                 audit.response_started(self._wall())
 
