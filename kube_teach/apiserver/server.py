@@ -264,8 +264,12 @@ class APIServer:
                 self._finish(src, req, attrs, code, body, items, audit)
                 return
             self._arrived.pop((src, req.id), None)
-            # a watch holds its seat only while it starts (APF's long-running rule)
-            self._done((src, req.id))
+            # a watch holds its flow-control seat only while it starts (APF's rule for
+            # long-running requests); it stays among the running requests of the cost model,
+            # where open watches stand for the fan-out work they bring
+            started = self.flow_control.finish((src, req.id), self.clock.now_ns)
+            for d in started or ():
+                self._dispatch(d)
             if audit is not None:
                 audit.response_started(self._wall())
 
