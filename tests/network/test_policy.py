@@ -4,6 +4,7 @@ seed's three production policies, the AND-vs-OR YAML pitfall, ports, ipBlock."""
 import pytest
 import yaml
 
+from kube_teach.manifests import manifest
 from kube_teach.network.policy import can_connect, connectivity_matrix, explain
 
 NAMESPACES = ("x", "y", "z")
@@ -357,61 +358,8 @@ def test_updated_labels_change_the_verdict():
 
 
 # -- the seed's production policies -----------------------------------------------------------------
-SEED_POLICIES = list(
-    yaml.safe_load_all(
-        """
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: default-deny-ingress
-  namespace: production
-spec:
-  podSelector: {}
-  policyTypes:
-  - Ingress
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: allow-frontend-to-backend
-  namespace: production
-spec:
-  podSelector:
-    matchLabels:
-      app: backend
-  policyTypes:
-  - Ingress
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: frontend
-    ports:
-    - protocol: TCP
-      port: 8080
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: allow-backend-to-database
-  namespace: production
-spec:
-  podSelector:
-    matchLabels:
-      app: database
-  policyTypes:
-  - Ingress
-  ingress:
-  - from:
-    - podSelector:
-        matchLabels:
-          app: backend
-    ports:
-    - protocol: TCP
-      port: 5432
-"""
-    )
-)
+# the article's three policies, as kube_teach.manifests ships them
+SEED_POLICIES = [d for d in yaml.safe_load_all(manifest("network-policies")) if d]
 
 
 def app_pod(ns, app):
