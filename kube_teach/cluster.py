@@ -922,29 +922,33 @@ _HEALTHY_CONDITIONS = (
 
 
 def _merge_applied(live: Obj, applied: Obj) -> Obj:
-    """What `kubectl apply` sends for an existing object, simplified to whole top-level fields:
-    every field the manifest names replaces the live one; fields the last apply set and this one
-    drops are removed; fields nobody applied (status, server-set metadata) stay."""
-    import json
-
-    merged = live.copy()
+    """What `kubectl apply` makes of an existing object: the three-way merge of the last applied
+    configuration (the annotation), the new manifest and the live object. Maps merge key by
+    key, recursively: what the manifest sets wins; what the last apply set and this manifest
+    no longer has is removed (so dropping `replicas` from a manifest resets it to the default
+    once, as with the real kubectl); what nobody applied (status, server-set fields, a
+    `replicas` an HPA manages) stays. Lists are taken whole from the manifest (kubectl merges
+    some of them by key, e.g. containers by name)."""
     last_text = live.annotations.get(LAST_APPLIED)
     last = json.loads(last_text) if last_text else {}
-    for key, value in applied.items():
-        if key == "metadata":
-            continue
-        merged[key] = value
-    for key in last:
-        if key not in applied and key not in ("metadata", "status", "apiVersion", "kind"):
-            merged.pop(key, None)
-    meta = merged.setdefault("metadata", {})
-    for field in ("labels", "annotations"):
-        if field in applied.metadata:
-            meta[field] = dict(applied.metadata[field])
-        elif field in (last.get("metadata") or {}):
-            meta.pop(field, None)
-    meta["resourceVersion"] = live.resource_version
+    merged = Obj(_three_way(dict(live), dict(applied), last, top=True))
+    merged.setdefault("metadata", {})["resourceVersion"] = live.resource_version
     return merged
+
+
+def _three_way(live: Any, applied: Any, last: Any, *, top: bool = False) -> Any:
+    if not isinstance(live, dict) or not isinstance(applied, dict):
+        return copy.deepcopy(applied)
+    out = dict(live)
+    keep = ("status", "apiVersion", "kind") if top else ()
+    for key, value in applied.items():
+        sub_last = last.get(key) if isinstance(last, dict) else None
+        out[key] = _three_way(live.get(key), value, sub_last or {})
+    if isinstance(last, dict):
+        for key in last:
+            if key not in applied and key not in keep and not (top and key == "metadata"):
+                out.pop(key, None)
+    return out
 
 
 __all__ = ["Cluster", "ClientError", "NodeHandle", "Output", "SECOND"]

@@ -475,3 +475,18 @@ def test_api_priority_and_fairness_can_replace_the_in_flight_pools():
     assert len(cluster.list("pods")) == 3
     with pytest.raises(ValueError, match="flow_control"):
         Cluster(nodes=1, flow_control="fifo")
+
+
+def test_apply_is_a_three_way_merge_that_leaves_an_hpas_replicas_alone():
+    cluster = Cluster(nodes=1)
+    cluster.apply(WEB)  # replicas: 3 in the manifest and the last-applied annotation
+    scale = "/apis/apps/v1/namespaces/default/deployments/web/scale"
+    cluster.request("PUT", scale, {"spec": {"replicas": 5}})  # what an HPA writes
+    assert cluster.apply(WEB) == "deployment.apps/web configured"  # the manifest wins: 3
+    assert cluster.get("deployment", "web")["spec"]["replicas"] == 3
+    without = WEB.replace("  replicas: 3\n", "")
+    cluster.apply(without)  # the last apply set it, this one drops it: deleted, defaulted to 1
+    assert cluster.get("deployment", "web")["spec"]["replicas"] == 1
+    cluster.request("PUT", scale, {"spec": {"replicas": 5}})
+    assert cluster.apply(without) == "deployment.apps/web unchanged"  # nobody applied it: kept
+    assert cluster.get("deployment", "web")["spec"]["replicas"] == 5
