@@ -8,50 +8,15 @@ dicts, shared by the API server's `pods/eviction` handler and the disruption con
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .access import deleting, format_time, is_pod_ready, meta, name, spec, status
+
 MAX_DISRUPTED_POD_SIZE = 2000
 SUFFICIENT_PODS = "SufficientPods"
 INSUFFICIENT_PODS = "InsufficientPods"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("spec") or {}
-
-
-def status(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("status") or {}
-
-
-def name(obj: Mapping[str, Any]) -> str:
-    return meta(obj).get("name") or ""
-
-
-def deleting(obj: Mapping[str, Any]) -> bool:
-    return meta(obj).get("deletionTimestamp") not in (None, "")
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    """The pod's Ready condition is True (podutil.IsPodReady)."""
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status(pod).get("conditions") or ()
-    )
-
-
-def format_time(seconds: float) -> str:
-    """RFC 3339 at second precision in UTC, as metav1.Time serializes."""
-    t = _EPOCH + dt.timedelta(seconds=math.floor(seconds))
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 def _allowed_condition(

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+# The plain accessors are the object model's; the controllers import them from here too.
+from kube_teach.api.access import (  # noqa: F401 (re-exported)
+    condition,
+    deleting,
+    format_time,
+    is_pod_ready,
+    meta,
+    name,
+    spec,
+    status,
+)
 from kube_teach.api.selectors import LabelSelector
 
 #: Go's zero time.Time (0001-01-01T00:00:00Z) in seconds since the epoch: the value a
 #: non-pointer metav1.Time field has when the JSON leaves it out.
 ZERO_TIME = -62135596800.0
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ATOI = re.compile(r"[+-]?[0-9]+")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
@@ -62,12 +72,6 @@ def parse_time(value: Any, default: float | None = None) -> float | None:
     raise TypeError(f"not a time: {value!r}")
 
 
-def format_time(seconds: float) -> str:
-    """RFC 3339 at second precision in UTC, as metav1.Time serializes (`2016-01-01T00:01:09Z`)."""
-    t = _EPOCH + timedelta(seconds=math.floor(seconds))
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
-
-
 def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
     """An IntOrString against `total`: ints as given, "N%" scaled and rounded up or down.
 
@@ -97,20 +101,6 @@ def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
 
 
 # -- objects -----------------------------------------------------------------------------------
-def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("spec") or {}
-
-
-def status(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("status") or {}
-
-
-def name(obj: Mapping[str, Any]) -> str:
-    return meta(obj).get("name") or ""
 
 
 def uid(obj: Mapping[str, Any]) -> str:
@@ -129,10 +119,6 @@ def creation_time(obj: Mapping[str, Any]) -> float:
     return parse_time(meta(obj).get("creationTimestamp"), ZERO_TIME)
 
 
-def deleting(obj: Mapping[str, Any]) -> bool:
-    return meta(obj).get("deletionTimestamp") not in (None, "")
-
-
 def controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ownerReference with `controller: true`, or None (metav1.GetControllerOf)."""
     for ref in meta(obj).get("ownerReferences") or ():
@@ -146,25 +132,9 @@ def selector_matches(selector: Mapping[str, Any] | None, obj_labels: Mapping[str
     return LabelSelector.from_dict(selector).matches(obj_labels)
 
 
-def condition(
-    conditions: Iterable[Mapping[str, Any]] | None, kind: str
-) -> Mapping[str, Any] | None:
-    """The first condition of type `kind`, or None."""
-    for cond in conditions or ():
-        if cond.get("type") == kind:
-            return cond
-    return None
-
-
 # -- pods --------------------------------------------------------------------------------------
 def phase(pod: Mapping[str, Any]) -> str:
     return status(pod).get("phase") or ""
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    """The pod's Ready condition is True (podutil.IsPodReady)."""
-    cond = condition(status(pod).get("conditions"), "Ready")
-    return cond is not None and cond.get("status") == "True"
 
 
 def is_pod_active(pod: Mapping[str, Any]) -> bool:
