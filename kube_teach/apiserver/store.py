@@ -277,23 +277,6 @@ class ObjectStore:
         """
         return self.run(self.list_op(info, namespace, label_selector, field_selector)).items
 
-    def list_page(
-        self,
-        info: KindInfo,
-        namespace: str | None = None,
-        label_selector: str | dict[str, Any] | None = None,
-        field_selector: str | None = None,
-        *,
-        limit: int = 0,
-        continue_token: str = "",
-    ) -> Page:
-        """A list in chunks, as `?limit=&continue=` asks (see `list_op`)."""
-        op = self.list_op(
-            info, namespace, label_selector, field_selector, limit=limit,
-            continue_token=continue_token,
-        )  # fmt: skip
-        return self.run(op)
-
     def list_op(
         self,
         info: KindInfo,
