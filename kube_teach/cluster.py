@@ -816,7 +816,7 @@ class Cluster:
         return [o for k in sorted(kinds) if k in KINDS for o in self.store.list(KINDS[k], None)]
 
     def _unix_ns(self) -> int:
-        return self.store.epoch_ns + self.clock.now_ns
+        return self.store.unix_ns
 
     def _resource(self, resource: str) -> KindInfo:
         return resolve_resource(resource)

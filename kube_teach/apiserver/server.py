@@ -91,7 +91,7 @@ class _Admit:
         self.ctx = AdmissionContext(
             _StoreView(server.store),
             server.admission_rng,
-            server.store.epoch_ns + server.clock.now_ns,
+            server.store.unix_ns,
         )
         self.warnings: list[str] = []
         self.quota_updates: list[dict[str, Any]] = []
@@ -198,7 +198,7 @@ class APIServer:
 
     def _wall(self) -> int:
         """Unix nanoseconds now: what timestamps (audit, token expiry) are measured in."""
-        return self.store.epoch_ns + self.clock.now_ns
+        return self.store.unix_ns
 
     def _serve(self, src: str, req: Request) -> None:
         now = self._wall()

@@ -137,8 +137,13 @@ class ObjectStore:
         return self.storage.revision
 
     # -- helpers -------------------------------------------------------------------------------
+    @property
+    def unix_ns(self) -> int:
+        """Now, in Unix nanoseconds: the simulated clock from the cluster's start time."""
+        return self.epoch_ns + self.clock.now_ns
+
     def timestamp(self) -> str:
-        return rfc3339(self.epoch_ns + self.clock.now_ns)
+        return rfc3339(self.unix_ns)
 
     def watch(self, listener: Listener) -> None:
         """Call `listener(event_type, obj)` after every change: ADDED, MODIFIED, DELETED."""
@@ -552,7 +557,7 @@ class ObjectStore:
         if finalizers != list(meta.get("finalizers") or []):
             pmeta["finalizers"] = finalizers
         if grace > 0:
-            pmeta["deletionTimestamp"] = rfc3339(self.epoch_ns + self.clock.now_ns + grace * SECOND)
+            pmeta["deletionTimestamp"] = rfc3339(self.unix_ns + grace * SECOND)
             pmeta["deletionGracePeriodSeconds"] = grace
         elif finalizers:
             pmeta.setdefault("deletionTimestamp", self.timestamp())

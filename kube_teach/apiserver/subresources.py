@@ -36,7 +36,7 @@ def evict_op(store: ObjectStore, name: str, namespace: str, body: Any, admission
         if LabelSelector.from_dict((b.get("spec") or {}).get("selector") or {}).matches(pod.labels)
         and (b.get("spec") or {}).get("selector") is not None
     ]
-    decision = evict(pod, pdbs, (store.epoch_ns + store.clock.now_ns) / 1e9)
+    decision = evict(pod, pdbs, store.unix_ns / 1e9)
     if not decision.allowed:
         if decision.code == 429:
             details: dict[str, Any] = {

@@ -148,7 +148,7 @@ def create_token_op(
     exp = spec["expirationSeconds"]
     if max_expiration_seconds > 0 and exp > max_expiration_seconds:
         spec["expirationSeconds"] = exp = max_expiration_seconds
-    now_ns = store.epoch_ns + store.clock.now_ns
+    now_ns = store.unix_ns
     token = tokens.issue(
         namespace, name, sa.uid, now_ns, exp, audiences, pod=pod,
         jti=store.seeds.uid("serviceaccount-token-jti"),
