@@ -8,7 +8,6 @@ as WatchEvent messages until the server closes them.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +70,7 @@ class RESTClient:
         self.credentials = dict(credentials or {})
         self.user_agent = user_agent
         self.timeout_ns = to_ns(timeout)
-        # request ids are unique per host, so that several clients of one machine (a kubelet
-        # and kube-proxy on a node) each get their own replies
-        self._ids = host.__dict__.setdefault("_rest_request_ids", itertools.count(1))
+        self._ids = host.request_ids  # unique per machine: every client gets its own replies
         self._pending: dict[int, _Pending] = {}
         self._watches: dict[int, Watch] = {}
         self.sent = 0

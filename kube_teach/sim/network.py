@@ -8,6 +8,7 @@ host that crashes loses its timers and in-flight work (its volatile state) and k
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,9 @@ class Host:
         self.net = net
         self.name = name
         self.receive = receive
+        # ids for the requests of every client process on this machine, so that each reply
+        # finds its client (a kubelet and kube-proxy share a node)
+        self.request_ids = itertools.count(1)
         self.up = True
         self.incarnation = 0
         self.disk: dict[str, Any] = {}  # survives crash and restart
